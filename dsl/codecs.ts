@@ -1,0 +1,100 @@
+/**
+ * Small io-ts codecs shared by experiment configs, and a reporter that turns
+ * decoding errors into one line per problem, each naming its path.
+ *
+ * @module
+ */
+import * as t from "io-ts";
+
+interface PositiveIntBrand {
+  readonly PositiveInt: unique symbol;
+}
+/** An integer >= 1. */
+export const PositiveInt = t.brand(
+  t.number,
+  (n): n is t.Branded<number, PositiveIntBrand> => Number.isInteger(n) && n >= 1,
+  "PositiveInt",
+);
+/** An integer >= 1. */
+export type PositiveInt = t.TypeOf<typeof PositiveInt>;
+
+interface NonNegativeIntBrand {
+  readonly NonNegativeInt: unique symbol;
+}
+/** An integer >= 0. */
+export const NonNegativeInt = t.brand(
+  t.number,
+  (n): n is t.Branded<number, NonNegativeIntBrand> => Number.isInteger(n) && n >= 0,
+  "NonNegativeInt",
+);
+/** An integer >= 0. */
+export type NonNegativeInt = t.TypeOf<typeof NonNegativeInt>;
+
+interface PositiveNumberBrand {
+  readonly PositiveNumber: unique symbol;
+}
+/** A finite number > 0. */
+export const PositiveNumber = t.brand(
+  t.number,
+  (n): n is t.Branded<number, PositiveNumberBrand> => Number.isFinite(n) && n > 0,
+  "PositiveNumber",
+);
+
+interface NonNegativeNumberBrand {
+  readonly NonNegativeNumber: unique symbol;
+}
+/** A finite number >= 0. */
+export const NonNegativeNumber = t.brand(
+  t.number,
+  (n): n is t.Branded<number, NonNegativeNumberBrand> => Number.isFinite(n) && n >= 0,
+  "NonNegativeNumber",
+);
+
+interface ProbabilityBrand {
+  readonly Probability: unique symbol;
+}
+/** A number in [0, 1). */
+export const DropRate = t.brand(
+  t.number,
+  (n): n is t.Branded<number, ProbabilityBrand> => Number.isFinite(n) && n >= 0 && n < 1,
+  "Probability",
+);
+
+const expectations: Record<string, string> = {
+  PositiveInt: "an integer >= 1",
+  NonNegativeInt: "an integer >= 0",
+  PositiveNumber: "a number > 0",
+  NonNegativeNumber: "a number >= 0",
+  Probability: "a number in [0, 1)",
+};
+
+/**
+ * Formats io-ts errors as one line per problem: `path: expected X, got Y`.
+ * For unions, only the deepest failing branch is reported per path.
+ *
+ * @param errors the decoder's errors
+ * @returns deduplicated messages, in order
+ */
+export function formatDecodeErrors(errors: t.Errors): string[] {
+  const lines = new Set<string>();
+  for (const e of errors) {
+    const keys = e.context.map((c) => c.key).filter((k) => k !== "");
+    // Union branches add numeric keys that are not part of the user's path.
+    const path: string[] = [];
+    for (let i = 0; i < e.context.length; i++) {
+      const c = e.context[i];
+      const parent = e.context[i - 1];
+      if (!c || c.key === "") continue;
+      if (parent && parent.type instanceof t.UnionType) continue;
+      path.push(c.key);
+    }
+    const last = e.context[e.context.length - 1];
+    const expected = last
+      ? expectations[last.type.name] ?? last.type.name
+      : "a value";
+    const where = path.length > 0 ? path.join(".") : keys.length > 0 ? keys.join(".") : "(root)";
+    const got = e.value === undefined ? "nothing (the field is missing)" : JSON.stringify(e.value);
+    lines.add(e.message ?? `${where}: expected ${expected}, got ${got}`);
+  }
+  return [...lines];
+}

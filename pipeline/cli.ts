@@ -1,0 +1,221 @@
+/**
+ * `deno task exp <experiment file> [flags]`: runs an experiment and writes
+ * its results under `results/<name>/` (or `--out`).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs-core";
+import { atFullScale, type ExperimentConfig } from "../dsl/experiment.ts";
+import { runActiveLearning } from "./active_learning.ts";
+import { parseBackend, selectBackend } from "./backend.ts";
+import { loadImageDataset } from "./datasets.ts";
+import { ConfigError, loadExperimentFile } from "./experiment_file.ts";
+import { formatDuration, makeProgress } from "./progress.ts";
+import { learningCurveSvg, readRounds, type RoundRecord, summaryMarkdown, writeTextAtomic } from "./results.ts";
+
+const usage = `Usage: deno task exp <experiment.ts|.yaml> [flags]
+
+Flags:
+  --backend auto|tensorflow|wasm|webgpu|cpu   tensor backend (default auto)
+  --data-dir DIR     data sets directory (default: $DBAL_DATA, else ~/.cache/dbal/data)
+  --full             the paper's scale (the experiment's "full" settings)
+  --seeds 0,1,2      override the seeds
+  --rounds N         override the number of acquisition rounds
+  --out DIR          results directory (default results/<experiment name>)
+  --no-download      never download missing data
+  --help             this text`;
+
+/** Flags of the `exp` command. */
+export interface CliFlags {
+  readonly file: string;
+  readonly backend: string;
+  readonly dataDir?: string;
+  readonly full: boolean;
+  readonly seeds?: number[];
+  readonly rounds?: number;
+  readonly out?: string;
+  readonly download: boolean;
+}
+
+/**
+ * Parses command-line arguments.
+ *
+ * @param args the arguments after the task name
+ * @returns flags, or a message saying what is wrong
+ */
+export function parseCli(args: readonly string[]): CliFlags | string {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      options: {
+        "backend": { type: "string", default: "auto" },
+        "data-dir": { type: "string" },
+        "full": { type: "boolean", default: false },
+        "seeds": { type: "string" },
+        "rounds": { type: "string" },
+        "out": { type: "string" },
+        "no-download": { type: "boolean", default: false },
+        "help": { type: "boolean", default: false },
+      },
+    });
+  } catch (e) {
+    return (e as Error).message;
+  }
+  const v = parsed.values;
+  if (v.help) return usage;
+  if (parsed.positionals.length !== 1) return `expected one experiment file, got ${parsed.positionals.length}`;
+  const backend = parseBackend(v.backend ?? "auto");
+  if (backend.startsWith("--")) return backend;
+  let seeds: number[] | undefined;
+  if (v.seeds !== undefined) {
+    seeds = v.seeds.split(",").map((s) => Number(s.trim()));
+    if (seeds.some((s) => !Number.isInteger(s))) return `--seeds: expected integers like 0,1,2, got "${v.seeds}"`;
+  }
+  let rounds: number | undefined;
+  if (v.rounds !== undefined) {
+    rounds = Number(v.rounds);
+    if (!Number.isInteger(rounds) || rounds < 1) return `--rounds: expected an integer >= 1, got "${v.rounds}"`;
+  }
+  return {
+    file: parsed.positionals[0] as string,
+    backend,
+    full: v.full ?? false,
+    download: !(v["no-download"] ?? false),
+    ...(v["data-dir"] !== undefined ? { dataDir: v["data-dir"] } : {}),
+    ...(v.out !== undefined ? { out: v.out } : {}),
+    ...(seeds ? { seeds } : {}),
+    ...(rounds ? { rounds } : {}),
+  };
+}
+
+async function gitCommit(): Promise<string | null> {
+  try {
+    const out = await new Deno.Command("git", { args: ["rev-parse", "HEAD"], stderr: "null" }).output();
+    return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What a finished run returns. */
+export interface CliResult {
+  readonly outDir: string;
+  readonly records: RoundRecord[];
+  readonly executed: Record<string, number>;
+}
+
+/**
+ * Runs the `exp` command.
+ *
+ * @param flags parsed flags
+ * @returns where results went and what ran
+ */
+export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> {
+  const started = new Date();
+  const t0 = performance.now();
+  let config: ExperimentConfig = await loadExperimentFile(flags.file);
+  if (flags.full) config = atFullScale(config);
+  if (flags.seeds) config = { ...config, seeds: flags.seeds };
+  if (flags.rounds) config = { ...config, rounds: flags.rounds as ExperimentConfig["rounds"] };
+  const progress = makeProgress(config.name);
+
+  const backend = await selectBackend(flags.backend as Parameters<typeof selectBackend>[0]);
+  progress.line(`backend ${backend.name} (requested ${backend.requested}), ${backend.threads} thread(s)`);
+  for (const note of backend.notes) progress.line(`  skipped: ${note}`);
+
+  progress.line(`stage load: ${config.dataset}`);
+  const data = await loadImageDataset(config.dataset, {
+    ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}),
+    download: flags.download,
+    log: (m) => progress.line(`  ${m}`),
+  });
+  progress.line(
+    `  ${data.train.y.length} train, ${data.test.y.length} test, ${data.classes} classes, content ${
+      data.contentHash.slice(0, 12)
+    }`,
+  );
+
+  const outDir = flags.out ?? `results/${config.name}`;
+  await Deno.mkdir(outDir, { recursive: true });
+  const partial = `${outDir}/rounds.jsonl.partial`;
+  await Deno.writeTextFile(partial, "");
+  const records: RoundRecord[] = [];
+  const stats = await runActiveLearning(config, data, {
+    progress,
+    backend: backend.name,
+    onRound: async (record) => {
+      records.push(record);
+      await Deno.writeTextFile(partial, JSON.stringify(record) + "\n", { append: true });
+    },
+  });
+  const wallSeconds = (performance.now() - t0) / 1000;
+  await Deno.rename(partial, `${outDir}/rounds.jsonl`);
+  const command = `deno task exp ${[flags.file, ...(flags.full ? ["--full"] : [])].join(" ")}`;
+  const meta = {
+    experiment: config.name,
+    command,
+    argv: Deno.args,
+    backend: backend.name,
+    threads: backend.threads,
+    deno: Deno.version.deno,
+    commit: await gitCommit(),
+    started: started.toISOString(),
+    wallSeconds,
+    dataset: config.dataset,
+    contentHash: data.contentHash,
+    executed: stats.executed,
+    stageSeconds: stats.seconds,
+    config,
+  };
+  await writeTextAtomic(`${outDir}/meta.json`, JSON.stringify(meta, null, 2) + "\n");
+  await writeReport(outDir, [
+    `# ${config.name}`,
+    "",
+    config.description ?? "",
+    "",
+    `- command: \`${command}\``,
+    `- backend: ${backend.name}, ${backend.threads} thread(s); wall time ${formatDuration(wallSeconds)}`,
+    `- commit: ${meta.commit ?? "unknown"}; started ${meta.started}`,
+    `- pool subset ${config.poolSubset || "all"}, test items ${config.testSubset || "all"}, ` +
+    `MC samples ${config.mcSamples}, ${config.train.epochs} epochs per round, ${config.acquireSize} acquired per round`,
+    "",
+    "![learning curve](learning-curve.svg)",
+  ]);
+  progress.line(`done in ${formatDuration(wallSeconds)}; results in ${outDir}/`);
+  if (tf.memory().numTensors > 0) progress.line(`  (${tf.memory().numTensors} tensors still allocated)`);
+  return { outDir, records, executed: stats.executed };
+}
+
+/**
+ * Regenerates `summary.md` and `learning-curve.svg` from `rounds.jsonl`.
+ *
+ * @param outDir the experiment's results folder
+ * @param header lines put above the summary table
+ */
+export async function writeReport(outDir: string, header: readonly string[]): Promise<void> {
+  const records = await readRounds(`${outDir}/rounds.jsonl`);
+  await writeTextAtomic(`${outDir}/summary.md`, summaryMarkdown(records, header));
+  const name = records[0]?.experiment ?? outDir;
+  await writeTextAtomic(`${outDir}/learning-curve.svg`, learningCurveSvg(records, name));
+}
+
+if (import.meta.main) {
+  const flags = parseCli(Deno.args);
+  if (typeof flags === "string") {
+    console.error(flags === usage ? usage : `exp: ${flags}\n\n${usage}`);
+    Deno.exit(flags === usage ? 0 : 2);
+  }
+  try {
+    await runExperimentCommand(flags);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      Deno.exit(2);
+    }
+    console.error(`exp: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Load stage for image experiments: picks the loader by data-set name and
+ * shapes its output for the AL loop.
+ *
+ * @module
+ */
+import type { ImageDatasetName } from "../dsl/experiment.ts";
+import type { AlData } from "./active_learning.ts";
+import { loadCifar10, loadFashionMnist, loadMnist } from "./data/mod.ts";
+
+/** Options passed to the data loaders. */
+export interface DatasetOptions {
+  readonly dataDir?: string;
+  readonly download: boolean;
+  readonly log: (msg: string) => void;
+}
+
+/** An image data set ready for the AL loop. */
+export interface LoadedImages extends AlData {
+  readonly labelNames: readonly string[];
+  /** sha256 identifying the files read: the root of every cache key. */
+  readonly contentHash: string;
+}
+
+/**
+ * Loads an image data set by name.
+ *
+ * @param name the data set
+ * @param opts data directory, download policy, log sink
+ * @returns train and test images with labels
+ */
+export async function loadImageDataset(name: ImageDatasetName, opts: DatasetOptions): Promise<LoadedImages> {
+  const loader = { "mnist": loadMnist, "fashion-mnist": loadFashionMnist, "cifar10": loadCifar10 }[name];
+  const ds = await loader(opts);
+  return {
+    train: ds.train,
+    test: ds.test,
+    classes: ds.labelNames.length,
+    labelNames: ds.labelNames,
+    contentHash: ds.contentHash,
+  };
+}

@@ -1,0 +1,184 @@
+/**
+ * Result files of an experiment: one JSONL line per round (for programs), a
+ * markdown summary and an SVG learning curve (for people). Files are written
+ * to a temporary name and renamed, so a killed run never leaves a half-written
+ * result in place of an older complete one.
+ *
+ * @module
+ */
+
+/** One line of `rounds.jsonl`. */
+export interface RoundRecord {
+  readonly experiment: string;
+  readonly acquisition: string;
+  readonly seed: number;
+  readonly round: number;
+  readonly labelled: number;
+  readonly accuracy: number;
+  readonly nll: number;
+  /** Pool items acquired after this round's evaluation (train-set indices). */
+  readonly acquired: readonly number[];
+  readonly seconds: Readonly<Record<string, number>>;
+  readonly trainImagesPerSecond: number;
+  /** `tf.memory().numTensors` at the start of the round (leak check). */
+  readonly numTensors: number;
+  readonly backend: string;
+}
+
+/**
+ * Writes a file atomically: to `<path>.<pid>.tmp`, then renamed over `path`.
+ *
+ * @param path destination
+ * @param text contents
+ */
+export async function writeTextAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${Deno.pid}.tmp`;
+  await Deno.writeTextFile(tmp, text);
+  await Deno.rename(tmp, path);
+}
+
+/**
+ * Reads a JSONL file of round records.
+ *
+ * @param path the file
+ * @returns the records
+ * @throws Error naming the file and line of a malformed record
+ */
+export async function readRounds(path: string): Promise<RoundRecord[]> {
+  const text = await Deno.readTextFile(path);
+  return text.split("\n").flatMap((line, i) => {
+    if (line.trim() === "") return [];
+    try {
+      return [JSON.parse(line) as RoundRecord];
+    } catch (e) {
+      throw new Error(`${path}:${i + 1}: malformed JSON line (${(e as Error).message})`);
+    }
+  });
+}
+
+interface Curve {
+  readonly acquisition: string;
+  /** labelled count -> accuracies over seeds */
+  readonly points: Map<number, number[]>;
+}
+
+function curves(records: readonly RoundRecord[]): Curve[] {
+  const byAcq = new Map<string, Map<number, number[]>>();
+  for (const r of records) {
+    const m = byAcq.get(r.acquisition) ?? new Map<number, number[]>();
+    byAcq.set(r.acquisition, m);
+    m.set(r.labelled, [...(m.get(r.labelled) ?? []), r.accuracy]);
+  }
+  return [...byAcq.entries()].map(([acquisition, points]) => ({ acquisition, points }));
+}
+
+function meanStd(xs: readonly number[]): [number, number] {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const v = xs.length > 1 ? xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1) : 0;
+  return [m, Math.sqrt(v)];
+}
+
+/** Labels needed before the mean accuracy first reaches `target`, or null. */
+function labelsToReach(points: Map<number, number[]>, target: number): number | null {
+  for (const n of [...points.keys()].sort((a, b) => a - b)) {
+    if (meanStd(points.get(n) as number[])[0] >= target) return n;
+  }
+  return null;
+}
+
+/**
+ * Markdown summary: test accuracy (mean ± sample std over seeds, in %) per
+ * acquisition function at each labelled count, and labels needed to reach 90%
+ * and 95%.
+ *
+ * @param records all rounds of an experiment
+ * @param header lines put above the table (command, backend, ...)
+ * @returns markdown text
+ */
+export function summaryMarkdown(records: readonly RoundRecord[], header: readonly string[]): string {
+  const cs = curves(records);
+  const counts = [...new Set(records.map((r) => r.labelled))].sort((a, b) => a - b);
+  const seeds = new Set(records.map((r) => r.seed)).size;
+  const shown = counts.length <= 8
+    ? counts
+    : counts.filter((_, i) => i % Math.ceil(counts.length / 8) === 0 || i === counts.length - 1);
+  const fmt = (xs: number[] | undefined) => {
+    if (!xs || xs.length === 0) return "";
+    const [m, s] = meanStd(xs);
+    return xs.length > 1 ? `${(100 * m).toFixed(1)} ± ${(100 * s).toFixed(1)}` : (100 * m).toFixed(1);
+  };
+  const lines = [
+    ...header,
+    "",
+    `Test accuracy (%) by number of labelled images; mean ± std over ${seeds} seed(s).`,
+    "",
+    `| acquisition | ${shown.join(" | ")} | labels to 90% | labels to 95% |`,
+    `| --- | ${shown.map(() => "---:").join(" | ")} | ---: | ---: |`,
+    ...cs.map((c) =>
+      `| ${c.acquisition} | ${shown.map((n) => fmt(c.points.get(n))).join(" | ")} | ${
+        labelsToReach(c.points, 0.9) ?? "not reached"
+      } | ${labelsToReach(c.points, 0.95) ?? "not reached"} |`
+    ),
+    "",
+  ];
+  return lines.join("\n");
+}
+
+const palette = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"];
+
+/**
+ * SVG learning curves: mean accuracy per acquisition function with a band of
+ * ± one std over seeds.
+ *
+ * @param records all rounds of an experiment
+ * @param title plot title
+ * @returns SVG text
+ */
+export function learningCurveSvg(records: readonly RoundRecord[], title: string): string {
+  const w = 640, h = 400, left = 60, right = 150, top = 40, bottom = 50;
+  const cs = curves(records);
+  const xs = records.map((r) => r.labelled);
+  const ys = records.map((r) => r.accuracy);
+  const x0 = Math.min(...xs), x1 = Math.max(...xs, x0 + 1);
+  const y0 = Math.max(0, Math.floor(Math.min(...ys) * 10) / 10), y1 = 1;
+  const sx = (x: number) => left + ((x - x0) / (x1 - x0)) * (w - left - right);
+  const sy = (y: number) => top + (1 - (y - y0) / (y1 - y0)) * (h - top - bottom);
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${w}" height="${h}" fill="white"/>`,
+    `<text x="${w / 2 - right / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(title)}</text>`,
+    `<line x1="${left}" y1="${sy(y0)}" x2="${w - right}" y2="${sy(y0)}" stroke="black"/>`,
+    `<line x1="${left}" y1="${top}" x2="${left}" y2="${sy(y0)}" stroke="black"/>`,
+    `<text x="${(left + w - right) / 2}" y="${h - 10}" text-anchor="middle">labelled images</text>`,
+    `<text transform="translate(15 ${(top + h - bottom) / 2}) rotate(-90)" text-anchor="middle">test accuracy</text>`,
+  ];
+  for (let i = 0; i <= 5; i++) {
+    const y = y0 + ((y1 - y0) * i) / 5;
+    parts.push(
+      `<text x="${left - 6}" y="${sy(y) + 4}" text-anchor="end">${y.toFixed(2)}</text>`,
+      `<line x1="${left}" y1="${sy(y)}" x2="${w - right}" y2="${sy(y)}" stroke="#ddd"/>`,
+    );
+    const x = x0 + ((x1 - x0) * i) / 5;
+    parts.push(`<text x="${sx(x)}" y="${sy(y0) + 16}" text-anchor="middle">${Math.round(x)}</text>`);
+  }
+  cs.forEach((c, k) => {
+    const color = palette[k % palette.length];
+    const pts = [...c.points.entries()].sort((a, b) => a[0] - b[0]).map(([n, acc]) => [n, ...meanStd(acc)]);
+    const upper = pts.map(([n, m, s]) => `${sx(n as number)},${sy(Math.min(1, (m as number) + (s as number)))}`);
+    const lower = pts.map(([n, m, s]) => `${sx(n as number)},${sy(Math.max(y0, (m as number) - (s as number)))}`)
+      .reverse();
+    parts.push(
+      `<polygon points="${[...upper, ...lower].join(" ")}" fill="${color}" fill-opacity="0.15" stroke="none"/>`,
+      `<polyline points="${
+        pts.map(([n, m]) => `${sx(n as number)},${sy(m as number)}`).join(" ")
+      }" fill="none" stroke="${color}" stroke-width="2"/>`,
+      `<text x="${w - right + 10}" y="${top + 16 * k + 10}" fill="${color}">${escapeXml(c.acquisition)}</text>`,
+    );
+  });
+  parts.push("</svg>", "");
+  return parts.join("\n");
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}

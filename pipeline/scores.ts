@@ -1,0 +1,133 @@
+/**
+ * Acquisition scores computed from MC samples of the predictive distribution.
+ * Input is always a chunk of log-probabilities `logProbs_N_T_C` (N items,
+ * T samples, C classes, row-major); output is one score per item, higher
+ * meaning "more worth labelling". Maths is done in log space so that a
+ * probability of exactly 0 gives no NaN.
+ *
+ * @module
+ */
+
+/** A chunk of log-probabilities, row-major [N, T, C]. */
+export interface LogProbs {
+  readonly data: Float32Array;
+  readonly n: number;
+  readonly t: number;
+  readonly c: number;
+}
+
+/** A score: maps a chunk of log-probabilities to N scores. */
+export type ScoreFn = (logProbs: LogProbs) => Float64Array;
+
+/** p * log p with the convention 0 * log 0 = 0. */
+function plogp(logp: number): number {
+  return logp === -Infinity ? 0 : Math.exp(logp) * logp;
+}
+
+/** Mean over samples of the probabilities of item i, into `out` (length C). */
+function meanProbs(lp: LogProbs, i: number, out: Float64Array): void {
+  out.fill(0);
+  const base = i * lp.t * lp.c;
+  for (let s = 0; s < lp.t; s++) {
+    const row = base + s * lp.c;
+    for (let k = 0; k < lp.c; k++) out[k] = (out[k] as number) + Math.exp(lp.data[row + k] as number);
+  }
+  for (let k = 0; k < lp.c; k++) out[k] = (out[k] as number) / lp.t;
+}
+
+/** Entropy of a probability vector, in nats. */
+function entropyOf(p: Float64Array): number {
+  let h = 0;
+  for (const v of p) if (v > 0) h -= v * Math.log(v);
+  return h;
+}
+
+/**
+ * Max entropy: H[y | x, D] of the MC-averaged predictive distribution
+ * (Shannon 1948; used for AL by Gal et al. 2017).
+ */
+export const maxEntropy: ScoreFn = (lp) => {
+  const out = new Float64Array(lp.n);
+  const p = new Float64Array(lp.c);
+  for (let i = 0; i < lp.n; i++) {
+    meanProbs(lp, i, p);
+    out[i] = entropyOf(p);
+  }
+  return out;
+};
+
+/**
+ * BALD (Houlsby et al. 2011): mutual information between the prediction and
+ * the weights, H[y | x, D] - E_w H[y | x, w], estimated from the T samples.
+ */
+export const bald: ScoreFn = (lp) => {
+  const out = new Float64Array(lp.n);
+  const p = new Float64Array(lp.c);
+  for (let i = 0; i < lp.n; i++) {
+    meanProbs(lp, i, p);
+    let expected = 0;
+    const base = i * lp.t * lp.c;
+    for (let s = 0; s < lp.t; s++) {
+      const row = base + s * lp.c;
+      for (let k = 0; k < lp.c; k++) expected -= plogp(lp.data[row + k] as number);
+    }
+    // Clamp the tiny negative values that rounding can give when all samples agree.
+    out[i] = Math.max(0, entropyOf(p) - expected / lp.t);
+  }
+  return out;
+};
+
+/**
+ * Variation ratios (Freeman 1965): 1 - (count of the modal predicted class
+ * over the T samples) / T.
+ */
+export const variationRatios: ScoreFn = (lp) => {
+  const out = new Float64Array(lp.n);
+  const counts = new Int32Array(lp.c);
+  for (let i = 0; i < lp.n; i++) {
+    counts.fill(0);
+    const base = i * lp.t * lp.c;
+    for (let s = 0; s < lp.t; s++) {
+      const row = base + s * lp.c;
+      let best = 0;
+      for (let k = 1; k < lp.c; k++) {
+        if ((lp.data[row + k] as number) > (lp.data[row + best] as number)) best = k;
+      }
+      counts[best] = (counts[best] as number) + 1;
+    }
+    let mode = 0;
+    for (const v of counts) mode = Math.max(mode, v);
+    out[i] = 1 - mode / lp.t;
+  }
+  return out;
+};
+
+/**
+ * Mean standard deviation (Kampffmeyer et al. 2016): the mean over classes
+ * of the standard deviation of p(y = c | x, w) over the T samples.
+ */
+export const meanStd: ScoreFn = (lp) => {
+  const out = new Float64Array(lp.n);
+  const sum = new Float64Array(lp.c);
+  const sumSq = new Float64Array(lp.c);
+  for (let i = 0; i < lp.n; i++) {
+    sum.fill(0);
+    sumSq.fill(0);
+    const base = i * lp.t * lp.c;
+    for (let s = 0; s < lp.t; s++) {
+      const row = base + s * lp.c;
+      for (let k = 0; k < lp.c; k++) {
+        const v = Math.exp(lp.data[row + k] as number);
+        sum[k] = (sum[k] as number) + v;
+        sumSq[k] = (sumSq[k] as number) + v * v;
+      }
+    }
+    let total = 0;
+    for (let k = 0; k < lp.c; k++) {
+      const m = (sum[k] as number) / lp.t;
+      total += Math.sqrt(Math.max(0, (sumSq[k] as number) / lp.t - m * m));
+    }
+    out[i] = total / lp.c;
+  }
+  return out;
+};

@@ -1,0 +1,286 @@
+/**
+ * The tensor stages of an image active-learning experiment: warm-start,
+ * retrain (fit the net), fit-posterior (MC dropout over the fitted net),
+ * score, acquire and evaluate. Each is a {@link Stage} value; the loop in
+ * `active_learning.ts` runs them through {@link runStage}.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import * as TE from "fp-ts/TaskEither.js";
+import type { AcquisitionName, TrainConfig } from "../dsl/experiment.ts";
+import type { NetSpec } from "../dsl/model.ts";
+import { type Stage, type StageContext, type StageError, stageError } from "../dsl/stage.ts";
+import { topK } from "./acquire.ts";
+import { createNet, disposeNet, features, mcLogProbs, type Net } from "./net.ts";
+import { makeRng, shuffled } from "./rng.ts";
+import { bald, maxEntropy, meanStd, type ScoreFn, variationRatios } from "./scores.ts";
+import { type ImageArray, imagesToTensor, trainNet } from "./train.ts";
+
+/** Items per chunk when scoring or evaluating. Bounds memory, not the pool size. */
+export const CHUNK = 256;
+
+/** Labelled images of one split. */
+export interface LabelledImages extends ImageArray {
+  readonly y: Int32Array;
+}
+
+/** Lifts a throwing async function into a TaskEither at the stage's edge. */
+function attempt<O>(name: string, f: () => Promise<O>): TE.TaskEither<StageError, O> {
+  return TE.tryCatch(f, (e) => stageError(name, (e as Error).message ?? String(e), e));
+}
+
+/**
+ * Warm start: a class-balanced random labelled set, the rest is the pool.
+ *
+ * @param perClass labelled items per class
+ * @param seed which items
+ * @returns the stage
+ */
+export function warmStart(
+  perClass: number,
+  seed: number,
+): Stage<{ readonly y: Int32Array; readonly classes: number }, { labelled: number[]; pool: number[] }> {
+  const name = "warm-start/balanced";
+  return {
+    kind: "warm-start",
+    name,
+    version: 1,
+    params: { perClass, seed },
+    run: ({ y, classes }) =>
+      attempt(name, () => {
+        const order = shuffled(Array.from({ length: y.length }, (_, i) => i), makeRng(seed));
+        const taken = new Array<number>(classes).fill(0);
+        const labelled: number[] = [];
+        for (const i of order) {
+          const c = y[i] as number;
+          if ((taken[c] as number) < perClass) {
+            taken[c] = (taken[c] as number) + 1;
+            labelled.push(i);
+          }
+        }
+        const short = taken.findIndex((n) => n < perClass);
+        if (short >= 0) {
+          throw new Error(`class ${short} has only ${taken[short]} items, fewer than ${perClass} asked for`);
+        }
+        const isLabelled = new Uint8Array(y.length);
+        for (const i of labelled) isLabelled[i] = 1;
+        const pool = order.filter((i) => !isLabelled[i]).sort((a, b) => a - b);
+        return Promise.resolve({ labelled: labelled.sort((a, b) => a - b), pool });
+      }),
+  };
+}
+
+/**
+ * Retrain: fits a fresh (or the given) net on the labelled items.
+ *
+ * @param spec architecture
+ * @param train hyper-parameters
+ * @param initSeed seed of the initial weights
+ * @param trainSeed seed of data order and dropout masks
+ * @returns the stage; its output net is owned by the caller
+ */
+export function retrain(
+  spec: NetSpec,
+  train: TrainConfig,
+  initSeed: number,
+  trainSeed: number,
+): Stage<
+  { readonly data: LabelledImages; readonly labelled: readonly number[]; readonly classes: number; readonly from?: Net },
+  { net: Net; imagesPerSecond: number; loss: number }
+> {
+  const name = "retrain/adam";
+  return {
+    kind: "retrain",
+    name,
+    version: 1,
+    params: { spec, train, initSeed, trainSeed },
+    run: ({ data, labelled, classes, from }, ctx) =>
+      attempt(name, async () => {
+        const net = from ?? createNet(spec, initSeed);
+        const x = imagesToTensor(data, labelled);
+        const y = Int32Array.from(labelled, (i) => data.y[i] as number);
+        try {
+          const report = await trainNet(net, x, y, classes, {
+            ...train,
+            seed: trainSeed,
+            onEpoch: (epoch, loss, ips) =>
+              ctx.progress(
+                `retrain epoch ${epoch + 1}/${train.epochs} loss ${loss.toFixed(3)} ${ips.toFixed(0)} img/s`,
+              ),
+          });
+          return { net, imagesPerSecond: report.imagesPerSecond, loss: report.finalLoss };
+        } catch (e) {
+          if (!from) disposeNet(net);
+          throw e;
+        } finally {
+          x.dispose();
+        }
+      }),
+  };
+}
+
+/** An MC-dropout posterior: a fitted net and a number of samples. */
+export interface McDropoutPosterior {
+  readonly net: Net;
+  readonly samples: number;
+}
+
+/**
+ * Fit-posterior for MC dropout (Gal & Ghahramani 2016): the posterior is the
+ * trained net with dropout kept on at prediction time, sampled T times.
+ *
+ * @param samples T
+ * @returns the stage
+ */
+export function mcDropout(samples: number): Stage<Net, McDropoutPosterior> {
+  return {
+    kind: "fit-posterior",
+    name: "fit-posterior/mc-dropout",
+    version: 1,
+    params: { samples },
+    run: (net) => TE.right({ net, samples }),
+  };
+}
+
+/**
+ * Log-probabilities [n, T, C] for a chunk of items, with the deterministic
+ * layers computed once per item and only the stochastic suffix sampled T times.
+ */
+function chunkLogProbs(
+  posterior: McDropoutPosterior,
+  images: ImageArray,
+  indices: ArrayLike<number>,
+  rng: ReturnType<typeof makeRng>,
+): tf.Tensor3D {
+  return tf.tidy(() => {
+    const x = imagesToTensor(images, indices);
+    return mcLogProbs(posterior.net, features(posterior.net, x), posterior.samples, rng);
+  });
+}
+
+/** Score functions by acquisition name ("random" is handled apart). */
+export const scoreFunctions: Record<Exclude<AcquisitionName, "random">, ScoreFn> = {
+  "bald": bald,
+  "max-entropy": maxEntropy,
+  "variation-ratios": variationRatios,
+  "mean-std": meanStd,
+};
+
+/**
+ * Score: one score per candidate, streamed over chunks of {@link CHUNK}.
+ *
+ * @param acquisition which function
+ * @param seed seeds the dropout masks (and the random scores)
+ * @returns the stage
+ */
+export function score(
+  acquisition: AcquisitionName,
+  seed: number,
+): Stage<
+  { readonly posterior: McDropoutPosterior; readonly images: ImageArray; readonly candidates: readonly number[] },
+  Float64Array
+> {
+  const name = `score/${acquisition}`;
+  return {
+    kind: "score",
+    name,
+    version: 1,
+    params: { acquisition, seed },
+    run: ({ posterior, images, candidates }, ctx) =>
+      attempt(name, async () => {
+        const rng = makeRng(seed);
+        const out = new Float64Array(candidates.length);
+        if (acquisition === "random") {
+          for (let i = 0; i < out.length; i++) out[i] = rng.next();
+          return out;
+        }
+        const fn = scoreFunctions[acquisition];
+        const start = performance.now();
+        for (let s = 0; s < candidates.length; s += CHUNK) {
+          const idx = candidates.slice(s, s + CHUNK);
+          const lp = chunkLogProbs(posterior, images, idx, rng);
+          try {
+            const [n, t, c] = lp.shape;
+            out.set(fn({ data: (await lp.data()) as Float32Array, n, t, c }), s);
+          } finally {
+            lp.dispose();
+          }
+          const done = Math.min(s + CHUNK, candidates.length);
+          ctx.progress(
+            `score ${done}/${candidates.length} ${(done / ((performance.now() - start) / 1000)).toFixed(0)} items/s`,
+          );
+        }
+        return out;
+      }),
+  };
+}
+
+/**
+ * Acquire: the top-k scored candidates.
+ *
+ * @param k batch size
+ * @returns the stage
+ */
+export function acquireTopK(
+  k: number,
+): Stage<{ readonly candidates: readonly number[]; readonly scores: Float64Array }, number[]> {
+  const name = "acquire/top-k";
+  return {
+    kind: "acquire",
+    name,
+    version: 1,
+    params: { k },
+    run: ({ candidates, scores }, ctx: StageContext) =>
+      attempt(name, () => Promise.resolve(topK(name, candidates, scores, k, ctx.warn).indices)),
+  };
+}
+
+/** Test metrics of a posterior. */
+export interface Metrics {
+  /** Accuracy of the MC-averaged predictive distribution. */
+  readonly accuracy: number;
+  /** Mean negative log-likelihood of the true class under it (nats). */
+  readonly nll: number;
+}
+
+/**
+ * Evaluate: accuracy and NLL of the MC-averaged predictive on test items.
+ *
+ * @param seed seeds the dropout masks
+ * @returns the stage
+ */
+export function evaluate(
+  seed: number,
+): Stage<{ readonly posterior: McDropoutPosterior; readonly test: LabelledImages; readonly indices: readonly number[] }, Metrics> {
+  const name = "evaluate/mc-average";
+  return {
+    kind: "evaluate",
+    name,
+    version: 1,
+    params: { seed },
+    run: ({ posterior, test, indices }) =>
+      attempt(name, async () => {
+        const rng = makeRng(seed);
+        let correct = 0;
+        let nll = 0;
+        for (let s = 0; s < indices.length; s += CHUNK) {
+          const idx = indices.slice(s, s + CHUNK);
+          const labels = tf.tensor1d(Int32Array.from(idx, (i) => test.y[i] as number), "int32");
+          const [hit, loss] = tf.tidy(() => {
+            const lp = chunkLogProbs(posterior, test, idx, rng);
+            // log of the mean probability over the T samples.
+            const logMean = tf.sub(tf.logSumExp(lp, 1), Math.log(posterior.samples)) as tf.Tensor2D;
+            const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logMean, 1), labels), "float32"));
+            const c = logMean.shape[1];
+            const picked = tf.sum(tf.mul(logMean, tf.oneHot(labels, c)));
+            return [hits, tf.neg(picked)];
+          });
+          correct += (await hit.data())[0] as number;
+          nll += (await loss.data())[0] as number;
+          tf.dispose([hit, loss, labels]);
+        }
+        return { accuracy: correct / indices.length, nll: nll / indices.length };
+      }),
+  };
+}

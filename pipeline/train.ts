@@ -1,0 +1,114 @@
+/**
+ * Training of a {@link Net} by minibatch Adam on softmax cross-entropy with
+ * L2 weight decay, and batched conversion of uint8 images to tensors.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { applyLayers, type Net, netVariables } from "./net.ts";
+import { makeRng, shuffled } from "./rng.ts";
+
+/** Images stored as bytes, NHWC. */
+export interface ImageArray {
+  readonly x: Uint8Array;
+  readonly shape: readonly [number, number, number, number];
+}
+
+/**
+ * Gathers images by index and scales them to [0, 1].
+ *
+ * @param images the source array
+ * @param indices which items, in order
+ * @returns a float32 tensor [indices.length, H, W, C]
+ */
+export function imagesToTensor(images: ImageArray, indices: ArrayLike<number>): tf.Tensor4D {
+  const [, h, w, c] = images.shape;
+  const size = h * w * c;
+  const out = new Float32Array(indices.length * size);
+  for (let i = 0; i < indices.length; i++) {
+    const src = (indices[i] as number) * size;
+    const row = images.x.subarray(src, src + size);
+    const dst = i * size;
+    for (let j = 0; j < size; j++) out[dst + j] = (row[j] as number) / 255;
+  }
+  return tf.tensor4d(out, [indices.length, h, w, c]);
+}
+
+/** Training hyper-parameters. */
+export interface TrainOptions {
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  /** Coefficient of the sum of squared kernel weights added to the loss. */
+  readonly weightDecay: number;
+  /** Seeds the data order and the dropout masks. */
+  readonly seed: number;
+  /** Called after each epoch with its mean loss. */
+  readonly onEpoch?: (epoch: number, loss: number, imagesPerSecond: number) => void;
+}
+
+/** What a training run measured. */
+export interface TrainReport {
+  readonly finalLoss: number;
+  readonly seconds: number;
+  readonly imagesPerSecond: number;
+}
+
+/**
+ * Trains `net` in place on the given images and labels.
+ *
+ * @param net the net to train (its variables are updated)
+ * @param x images [N, H, W, C], float32
+ * @param labels class index per image
+ * @param classes number of classes
+ * @param opts hyper-parameters
+ * @returns final loss and throughput
+ */
+export async function trainNet(
+  net: Net,
+  x: tf.Tensor4D,
+  labels: Int32Array,
+  classes: number,
+  opts: TrainOptions,
+): Promise<TrainReport> {
+  const n = x.shape[0];
+  const rng = makeRng(opts.seed);
+  const optimizer = tf.train.adam(opts.learningRate);
+  const vars = netVariables(net);
+  const kernels = net.weights.flatMap((w) => (w ? [w.kernel] : []));
+  const yAll = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, "int32"), classes));
+  const start = performance.now();
+  let finalLoss = NaN;
+  try {
+    for (let epoch = 0; epoch < opts.epochs; epoch++) {
+      const epochStart = performance.now();
+      const order = shuffled(Array.from({ length: n }, (_, i) => i), rng);
+      const losses: tf.Scalar[] = [];
+      for (let b = 0; b < n; b += opts.batchSize) {
+        const idx = tf.tensor1d(order.slice(b, b + opts.batchSize), "int32");
+        const loss = optimizer.minimize(() => {
+          const xb = tf.gather(x, idx);
+          const yb = tf.gather(yAll, idx);
+          const logits = applyLayers(net, xb, 0, net.spec.layers.length, { kind: "sample", rng });
+          const ce = tf.losses.softmaxCrossEntropy(yb, logits);
+          if (opts.weightDecay === 0) return ce as tf.Scalar;
+          const l2 = tf.addN(kernels.map((k) => tf.sum(tf.square(k))));
+          return tf.add(ce, tf.mul(l2, opts.weightDecay)) as tf.Scalar;
+        }, true, vars);
+        idx.dispose();
+        if (loss) losses.push(loss);
+      }
+      const mean = tf.tidy(() => tf.mean(tf.stack(losses)));
+      finalLoss = (await mean.data())[0] as number;
+      mean.dispose();
+      for (const l of losses) l.dispose();
+      const secs = (performance.now() - epochStart) / 1000;
+      opts.onEpoch?.(epoch, finalLoss, n / Math.max(secs, 1e-9));
+    }
+  } finally {
+    yAll.dispose();
+    optimizer.dispose();
+  }
+  const seconds = (performance.now() - start) / 1000;
+  return { finalLoss, seconds, imagesPerSecond: (n * opts.epochs) / Math.max(seconds, 1e-9) };
+}
