@@ -85,16 +85,18 @@ export function formatDecodeErrors(errors: t.Errors): string[] {
       const c = e.context[i];
       const parent = e.context[i - 1];
       if (!c || c.key === "") continue;
-      if (parent && parent.type instanceof t.UnionType) continue;
+      if (parent && (parent.type instanceof t.UnionType || parent.type instanceof t.IntersectionType)) continue;
       path.push(c.key);
     }
     const last = e.context[e.context.length - 1];
-    const expected = last
-      ? expectations[last.type.name] ?? last.type.name
-      : "a value";
+    const name = last ? expectations[last.type.name] ?? last.type.name : "a value";
+    const expected = name.length > 100 ? `${name.slice(0, 97)}...` : name;
     const where = path.length > 0 ? path.join(".") : keys.length > 0 ? keys.join(".") : "(root)";
-    const got = e.value === undefined ? "nothing (the field is missing)" : JSON.stringify(e.value);
-    lines.add(e.message ?? `${where}: expected ${expected}, got ${got}`);
+    lines.add(
+      e.message ?? (e.value === undefined
+        ? `${where}: required field is missing (expected ${expected})`
+        : `${where}: expected ${expected}, got ${JSON.stringify(e.value)}`),
+    );
   }
   return [...lines];
 }

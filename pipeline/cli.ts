@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { atFullScale, type ExperimentConfig } from "../dsl/experiment.ts";
 import { runActiveLearning } from "./active_learning.ts";
 import { parseBackend, selectBackend } from "./backend.ts";
+import type { ChecksumPolicy } from "./data/mod.ts";
 import { loadImageDataset } from "./datasets.ts";
 import { ConfigError, loadExperimentFile } from "./experiment_file.ts";
 import { formatDuration, makeProgress } from "./progress.ts";
@@ -36,6 +37,8 @@ export interface CliFlags {
   readonly rounds?: number;
   readonly out?: string;
   readonly download: boolean;
+  /** Checksums to enforce on data files (programmatic only; default the official ones). */
+  readonly checksums?: ChecksumPolicy;
 }
 
 /**
@@ -118,7 +121,7 @@ export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> 
   const t0 = performance.now();
   let config: ExperimentConfig = await loadExperimentFile(flags.file);
   if (flags.full) config = atFullScale(config);
-  if (flags.seeds) config = { ...config, seeds: flags.seeds };
+  if (flags.seeds) config = { ...config, seeds: flags.seeds as ExperimentConfig["seeds"] };
   if (flags.rounds) config = { ...config, rounds: flags.rounds as ExperimentConfig["rounds"] };
   const progress = makeProgress(config.name);
 
@@ -130,6 +133,7 @@ export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> 
   const data = await loadImageDataset(config.dataset, {
     ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}),
     download: flags.download,
+    ...(flags.checksums !== undefined ? { checksums: flags.checksums } : {}),
     log: (m) => progress.line(`  ${m}`),
   });
   progress.line(

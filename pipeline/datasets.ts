@@ -6,12 +6,13 @@
  */
 import type { ImageDatasetName } from "../dsl/experiment.ts";
 import type { AlData } from "./active_learning.ts";
-import { loadCifar10, loadFashionMnist, loadMnist } from "./data/mod.ts";
+import { type ChecksumPolicy, loadCifar10, loadFashionMnist, loadMnist } from "./data/mod.ts";
 
 /** Options passed to the data loaders. */
 export interface DatasetOptions {
   readonly dataDir?: string;
   readonly download: boolean;
+  readonly checksums?: ChecksumPolicy;
   readonly log: (msg: string) => void;
 }
 

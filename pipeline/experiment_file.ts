@@ -5,7 +5,7 @@
  * @module
  */
 import * as E from "fp-ts/Either.js";
-import { parseDocument } from "yaml";
+import { type Document, parseDocument } from "yaml";
 import { decodeExperiment, type ExperimentConfig } from "../dsl/experiment.ts";
 
 /** A config file that could not be read or decoded. */
@@ -31,6 +31,8 @@ function absoluteUrl(file: string): string {
  */
 export async function loadExperimentFile(file: string): Promise<ExperimentConfig> {
   let value: unknown;
+  let yamlDoc: Document | undefined;
+  let yamlText: string | undefined;
   if (/\.ya?ml$/i.test(file)) {
     let text: string;
     try {
@@ -46,6 +48,8 @@ export async function loadExperimentFile(file: string): Promise<ExperimentConfig
       );
     }
     value = doc.toJS();
+    yamlDoc = doc;
+    yamlText = text;
   } else if (/\.(ts|js|mts|mjs)$/i.test(file)) {
     try {
       await Deno.stat(file);
@@ -59,6 +63,26 @@ export async function loadExperimentFile(file: string): Promise<ExperimentConfig
     throw new ConfigError(file, ["unknown file type (expected .ts, .js, .yaml or .yml)"]);
   }
   const decoded = decodeExperiment(value);
-  if (E.isLeft(decoded)) throw new ConfigError(file, decoded.left);
+  if (E.isLeft(decoded)) {
+    throw new ConfigError(file, yamlDoc && yamlText !== undefined ? withLines(decoded.left, yamlDoc, yamlText) : decoded.left);
+  }
   return decoded.right;
+}
+
+/**
+ * Prefixes each `path: message` problem with the YAML line of the deepest
+ * node on its path that exists (the field itself, or its parent when missing).
+ */
+function withLines(problems: readonly string[], doc: Document, text: string): string[] {
+  const lineOf = (offset: number) => text.slice(0, offset).split("\n").length;
+  return problems.map((p) => {
+    const path = p.slice(0, p.indexOf(":")).split(".").filter((k) => k !== "" && k !== "(root)");
+    for (let n = path.length; n >= 0; n--) {
+      const keys = path.slice(0, n).map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+      const node = n === 0 ? doc.contents : doc.getIn(keys, true);
+      const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
+      if (range) return `line ${lineOf(range[0])}: ${p}`;
+    }
+    return p;
+  });
 }

@@ -1,0 +1,134 @@
+/**
+ * End-to-end: a tiny AL experiment through the real CLI code path, on MNIST
+ * files generated in the IDX format (and on the real MNIST when available).
+ */
+import { assert, assertEquals } from "./asserts.ts";
+import { runExperimentCommand } from "../pipeline/cli.ts";
+import { readRounds } from "../pipeline/results.ts";
+import { realDataDir } from "../pipeline/data/testutil.ts";
+import { writeTinyMnist } from "./fixtures.ts";
+
+const deno = Deno.execPath();
+
+Deno.test("a tiny experiment runs end to end, reproducibly, without leaking tensors", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dbal-e2e-" });
+  try {
+    const checksums = await writeTinyMnist(`${dir}/data`, 300, 100);
+    const run = (out: string) =>
+      runExperimentCommand({
+        file: "tests/tiny_mnist.ts",
+        backend: "wasm",
+        dataDir: `${dir}/data`,
+        full: false,
+        download: false,
+        checksums,
+        out: `${dir}/${out}`,
+      });
+    const first = await run("a");
+    const records = first.records;
+    // 2 acquisition functions x 1 seed x (2 rounds + the initial one).
+    assertEquals(records.length, 6);
+    for (const acq of ["bald", "random"]) {
+      const rs = records.filter((r) => r.acquisition === acq);
+      assertEquals(rs.map((r) => r.labelled), [20, 30, 40]);
+      assertEquals(rs.map((r) => r.acquired.length), [10, 10, 0]);
+      const acquired = rs.flatMap((r) => r.acquired);
+      assertEquals(new Set(acquired).size, acquired.length, "an item was acquired twice");
+      assert(acquired.every((i) => Number.isInteger(i) && i >= 0 && i < 300));
+      // Tensor count at the start of every round is the same: nothing leaks across rounds.
+      assertEquals(new Set(rs.map((r) => r.numTensors)).size, 1);
+      for (const r of rs) assert(r.accuracy >= 0 && r.accuracy <= 1 && Number.isFinite(r.nll));
+    }
+    // The synthetic classes are easy: 40 labels must beat chance (10%) by far.
+    const last = records.filter((r) => r.labelled === 40);
+    assert(last.every((r) => r.accuracy > 0.5), `accuracy too low: ${last.map((r) => r.accuracy)}`);
+    // Bayesian and random acquisition choose different items.
+    assert(
+      JSON.stringify(records[0]!.acquired) !== JSON.stringify(records[3]!.acquired),
+      "BALD and random picked the same items",
+    );
+    // Files a person and a program can read.
+    assertEquals(await readRounds(`${dir}/a/rounds.jsonl`), JSON.parse(JSON.stringify(records)));
+    const summary = await Deno.readTextFile(`${dir}/a/summary.md`);
+    assert(summary.includes("| bald |") && summary.includes("| random |"), summary);
+    assert((await Deno.readTextFile(`${dir}/a/learning-curve.svg`)).startsWith("<svg"));
+    const meta = JSON.parse(await Deno.readTextFile(`${dir}/a/meta.json`));
+    assertEquals(meta.backend, "wasm");
+    // Same seed, same backend: the same acquired items and accuracies.
+    const second = await run("b");
+    assertEquals(second.records.map((r) => r.acquired), records.map((r) => r.acquired));
+    assertEquals(second.records.map((r) => r.accuracy), records.map((r) => r.accuracy));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a bad YAML experiment is rejected before any work, naming every field", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dbal-bad-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/bad.yaml`,
+      [
+        "name: bad",
+        "dataset: mnits",
+        "initialPerClass: 2",
+        "acquireSize: 10",
+        "acquisitions: [bald, entropyy]",
+        "rounds: -3",
+        "poolSubset: 100",
+        "testSubset: 100",
+        "mcSamples: 5",
+        "seeds: [0]",
+        "train: { epochs: 1, batchSize: 8, learningRate: 0.001, weightDecay: 0, init: scratch }",
+        "acquisiton: random",
+        "",
+      ].join("\n"),
+    );
+    const out = await new Deno.Command(deno, {
+      args: ["run", "-A", "pipeline/cli.ts", `${dir}/bad.yaml`, "--out", `${dir}/out`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 2, err);
+    const expected = [
+      "line 2: dataset",
+      "line 5: acquisitions.1",
+      "line 6: rounds",
+      "line 1: model: required field is missing",
+      "line 12: acquisiton: unknown field",
+    ];
+    for (const text of expected) {
+      assert(err.includes(`bad.yaml: ${text}`), `stderr does not name "${text}":\n${err}`);
+    }
+    let wrote = true;
+    await Deno.stat(`${dir}/out`).catch(() => (wrote = false));
+    assert(!wrote, "a rejected config must not start work");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const real = realDataDir("mnist/t10k-labels-idx1-ubyte.gz");
+Deno.test({
+  name: "the tiny experiment runs on the real MNIST through the command line",
+  ignore: real === undefined,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "dbal-real-" });
+    try {
+      const out = await new Deno.Command(deno, {
+        args: ["run", "-A", "pipeline/cli.ts", "tests/tiny_mnist.ts", "--data-dir", real!, "--out", dir],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const err = new TextDecoder().decode(out.stderr);
+      assertEquals(out.code, 0, err);
+      assert(/backend wasm/.test(err) && /round 2\/2/.test(err), err);
+      const records = await readRounds(`${dir}/rounds.jsonl`);
+      assertEquals(records.length, 6);
+      assert(records.every((r) => r.accuracy > 0.1), "real MNIST accuracy at chance level");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -1,0 +1,63 @@
+/**
+ * Tiny data sets in the real file formats, for end-to-end tests.
+ *
+ * @module
+ */
+import { gzip, sha256 } from "../pipeline/data/testutil.ts";
+import { makeRng } from "../pipeline/rng.ts";
+
+function idx(magic: number, dims: number[], body: Uint8Array): Uint8Array {
+  const header = new DataView(new ArrayBuffer(4 + 4 * dims.length));
+  header.setUint32(0, magic);
+  dims.forEach((d, i) => header.setUint32(4 + 4 * i, d));
+  const out = new Uint8Array(header.byteLength + body.length);
+  out.set(new Uint8Array(header.buffer), 0);
+  out.set(body, header.byteLength);
+  return out;
+}
+
+/**
+ * Easy MNIST-format images: class k is a bright 8x8 square at a position
+ * that depends on k, over faint noise. Labels cycle 0..9.
+ */
+function images(count: number, seed: number): { x: Uint8Array; y: Uint8Array } {
+  const rng = makeRng(seed);
+  const x = new Uint8Array(count * 784);
+  const y = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    const k = i % 10;
+    y[i] = k;
+    const top = 2 + 9 * Math.floor(k / 3), left = 2 + 9 * (k % 3);
+    for (let p = 0; p < 784; p++) x[i * 784 + p] = rng.int(40);
+    for (let r = 0; r < 8; r++) {
+      for (let c = 0; c < 8; c++) x[i * 784 + (top + r) * 28 + left + c] = 200 + rng.int(56);
+    }
+  }
+  return { x, y };
+}
+
+/**
+ * Writes `mnist/*.gz` under `dir` and returns their sha256s, keyed by path
+ * relative to `dir` (the loaders' `checksums` option).
+ *
+ * @param dir data directory
+ * @param train training images
+ * @param test test images
+ * @returns checksums of the written files
+ */
+export async function writeTinyMnist(dir: string, train: number, test: number): Promise<Record<string, string>> {
+  await Deno.mkdir(`${dir}/mnist`, { recursive: true });
+  const tr = images(train, 1), te = images(test, 2);
+  const files: Record<string, Uint8Array> = {
+    "mnist/train-images-idx3-ubyte.gz": await gzip(idx(0x803, [train, 28, 28], tr.x)),
+    "mnist/train-labels-idx1-ubyte.gz": await gzip(idx(0x801, [train], tr.y)),
+    "mnist/t10k-images-idx3-ubyte.gz": await gzip(idx(0x803, [test, 28, 28], te.x)),
+    "mnist/t10k-labels-idx1-ubyte.gz": await gzip(idx(0x801, [test], te.y)),
+  };
+  const sums: Record<string, string> = {};
+  for (const [path, bytes] of Object.entries(files)) {
+    await Deno.writeFile(`${dir}/${path}`, bytes);
+    sums[path] = await sha256(bytes);
+  }
+  return sums;
+}
