@@ -12,7 +12,7 @@ import "@tensorflow/tfjs-backend-cpu";
 // (tfjs-core's own registration module does not load as ESM under Deno).
 import "@tensorflow/tfjs-layers";
 import * as wasm from "@tensorflow/tfjs-backend-wasm";
-import { registerWasmGradKernels } from "./kernels/wasm_grad.ts";
+import { registerWasmGradKernels } from "./kernels/mod.ts";
 
 /** Backends a user can ask for. */
 export const backendNames = ["auto", "tensorflow", "wasm", "webgpu", "cpu"] as const;

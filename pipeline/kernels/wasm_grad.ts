@@ -1,0 +1,551 @@
+/**
+ * Fast gradient kernels for the tfjs `wasm` backend (tfjs 4.22).
+ *
+ * The stock wasm backend cannot train a CNN: it has no `Conv2DBackpropFilter`
+ * kernel, its `Conv2DBackpropInput` is a naive loop, and its `BatchMatMul`
+ * with a transposed operand is ~20x slower than the plain one. This module
+ * registers replacements that re-express each gradient as work the backend
+ * already does fast (XNNPACK conv / matmul) plus cheap layout changes:
+ *
+ * - `Conv2DBackpropFilter`: dW[kh,kw,ci,co] is a forward Conv2D of the
+ *   transposed input xT = x as [Ci, H, W, N] (batch and channels swapped)
+ *   with the transposed output gradient dyT = dy as [Ho, Wo, N, Co] used as
+ *   the filter; the forward stride becomes the dilation, the forward top/left
+ *   padding becomes explicit padding, and the result [Ci, >=kh, >=kw, Co] is
+ *   cropped to [Ci, kh, kw, Co] and transposed to [kh, kw, Ci, Co].
+ * - `Conv2DBackpropInput`: dx is a forward Conv2D ("full" correlation) of the
+ *   output gradient (zeros inserted between rows/cols when stride > 1) padded
+ *   by kh-1-top / kw-1-left, with the filter rotated by 180 degrees and its
+ *   in/out channels swapped.
+ * - `BatchMatMul` with transposeA/transposeB: explicit Transpose of the last
+ *   two axes followed by the ORIGINAL (stock) non-transposed wasm kernel.
+ *
+ * All kernels are implemented by calling other registered wasm kernel
+ * functions directly with the backend (not through tf ops), so nothing goes
+ * through the engine: no tape entries, no engine-tracked tensors, and every
+ * intermediate TensorInfo is released with `backend.disposeData` (see
+ * `withScope`).
+ *
+ * Only NHWC and dilations 1 are supported (as tfjs's own conv2d gradient);
+ * anything else throws an Error naming the kernel and the attribute.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+// Side effect: registers the wasm backend and its stock kernels, so that the
+// stock configs can be captured before they are replaced.
+import "@tensorflow/tfjs-backend-wasm";
+import type {
+  DataId,
+  KernelConfig,
+  KernelFunc,
+  NamedAttrMap,
+  NamedTensorInfoMap,
+  TensorInfo,
+} from "@tensorflow/tfjs-core";
+
+const BACKEND = "wasm";
+
+const CONV2D_BACKPROP_FILTER = "Conv2DBackpropFilter";
+const CONV2D_BACKPROP_INPUT = "Conv2DBackpropInput";
+const BATCH_MAT_MUL = "BatchMatMul";
+
+/** Options of {@link registerWasmGradKernels}. */
+export interface WasmGradOptions {
+  /** Replace the slow stock `Conv2DBackpropInput` (default true). */
+  fastInputGrad?: boolean;
+  /** Replace `BatchMatMul` by the transpose-then-multiply wrapper (default true). */
+  fastTransposedMatMul?: boolean;
+}
+
+/** Which of our kernels are currently registered for the wasm backend. */
+export interface WasmGradStatus {
+  conv2DBackpropFilter: boolean;
+  fastInputGrad: boolean;
+  fastTransposedMatMul: boolean;
+}
+
+/** The part of the wasm backend the kernels need. */
+interface DisposingBackend {
+  disposeData(dataId: DataId, force?: boolean): boolean;
+}
+
+type ExplicitPad = [
+  [number, number],
+  [number, number],
+  [number, number],
+  [number, number],
+];
+type PadAttr = "valid" | "same" | number | ExplicitPad;
+type RoundingMode = "floor" | "round" | "ceil";
+
+// ---------------------------------------------------------------------------
+// Calling other kernels and releasing intermediates.
+
+/** Runs `f`, then disposes every TensorInfo made through the scope except the
+ * one returned. On error, disposes all of them. */
+function withScope(
+  backend: DisposingBackend,
+  f: (scope: Scope) => TensorInfo,
+): TensorInfo {
+  const scope = new Scope(backend);
+  let result: TensorInfo | undefined;
+  try {
+    result = f(scope);
+    return result;
+  } finally {
+    scope.disposeAllBut(result);
+  }
+}
+
+class Scope {
+  private readonly made: TensorInfo[] = [];
+  constructor(readonly backend: DisposingBackend) {}
+
+  /** Runs a registered wasm kernel (looked up now) on `inputs`. */
+  run(
+    kernelName: string,
+    inputs: NamedTensorInfoMap,
+    attrs: NamedAttrMap,
+  ): TensorInfo {
+    const config = tf.getKernel(kernelName, BACKEND);
+    if (config === undefined) {
+      throw new Error(
+        `wasm_grad: kernel '${kernelName}' is not registered for backend 'wasm'`,
+      );
+    }
+    return this.runConfig(config, inputs, attrs);
+  }
+
+  /** Runs a given kernel config (e.g. a captured stock one). */
+  runConfig(
+    config: KernelConfig,
+    inputs: NamedTensorInfoMap,
+    attrs: NamedAttrMap,
+  ): TensorInfo {
+    const out = config.kernelFunc({ inputs, backend: this.backend, attrs });
+    if (Array.isArray(out)) {
+      for (const o of out) this.made.push(o);
+      throw new Error(
+        `wasm_grad: kernel '${config.kernelName}' returned several outputs`,
+      );
+    }
+    this.made.push(out);
+    return out;
+  }
+
+  disposeAllBut(keep: TensorInfo | undefined): void {
+    for (const info of this.made) {
+      // Each returned TensorInfo owns one reference (Reshape increments the
+      // refCount of the shared dataId), so dispose each exactly once.
+      if (info !== keep) this.backend.disposeData(info.dataId);
+    }
+    this.made.length = 0;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Attribute checks shared by the conv kernels.
+
+function checkNHWC(kernel: string, dataFormat: unknown): void {
+  if (dataFormat !== undefined && dataFormat !== "NHWC") {
+    throw new Error(
+      `${kernel} (wasm_grad): dataFormat '${
+        String(dataFormat)
+      }' is not supported; only 'NHWC' is`,
+    );
+  }
+}
+
+function checkDilationsOne(kernel: string, dilations: unknown): void {
+  if (dilations === undefined || dilations === null) return;
+  const ds = Array.isArray(dilations) ? dilations : [dilations];
+  if (!ds.every((d) => d === 1)) {
+    throw new Error(
+      `${kernel} (wasm_grad): dilations ${
+        JSON.stringify(dilations)
+      } are not supported; only dilations 1 are ` +
+        `(tfjs conv2d gradients require dilations 1, and dilations > 1 ` +
+        `cannot be combined with strides > 1)`,
+    );
+  }
+}
+
+function check4D(kernel: string, name: string, shape: readonly number[]): void {
+  if (shape.length !== 4) {
+    throw new Error(
+      `${kernel} (wasm_grad): input '${name}' must be rank 4, got shape [${shape}]`,
+    );
+  }
+}
+
+function checkFloat(kernel: string, infos: Record<string, TensorInfo>): void {
+  for (const [name, info] of Object.entries(infos)) {
+    if (info.dtype !== "float32") {
+      throw new Error(
+        `${kernel} (wasm_grad): input '${name}' must be float32, got ${info.dtype}`,
+      );
+    }
+  }
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function conv2dInfo(
+  kernel: string,
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  attrs: NamedAttrMap,
+): tf.backend_util.Conv2DInfo {
+  checkNHWC(kernel, attrs["dataFormat"]);
+  checkDilationsOne(kernel, attrs["dilations"]);
+  const strides = attrs["strides"] as number | [number, number];
+  const pad = attrs["pad"] as PadAttr;
+  const rounding = attrs["dimRoundingMode"] as RoundingMode | undefined;
+  return tf.backend_util.computeConv2DInfo(
+    xShape,
+    filterShape,
+    strides,
+    1,
+    pad,
+    rounding,
+    false,
+    "channelsLast",
+  );
+}
+
+function asShape4(
+  v: unknown,
+  kernel: string,
+  attr: string,
+): [number, number, number, number] {
+  if (
+    !Array.isArray(v) || v.length !== 4 ||
+    !v.every((d) => Number.isInteger(d) && d > 0)
+  ) {
+    throw new Error(
+      `${kernel} (wasm_grad): attribute '${attr}' must be 4 positive integers, got ${
+        JSON.stringify(v)
+      }`,
+    );
+  }
+  return [v[0], v[1], v[2], v[3]];
+}
+
+// ---------------------------------------------------------------------------
+// Conv2DBackpropFilter.
+
+const conv2DBackpropFilterFunc: KernelFunc = ({ inputs, backend, attrs }) => {
+  const K = CONV2D_BACKPROP_FILTER;
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const a = attrs ?? {};
+  check4D(K, "x", x.shape);
+  check4D(K, "dy", dy.shape);
+  checkFloat(K, { x, dy });
+  const filterShape = asShape4(a["filterShape"], K, "filterShape");
+  const info = conv2dInfo(
+    K,
+    x.shape as [number, number, number, number],
+    filterShape,
+    a,
+  );
+  const {
+    batchSize: n,
+    inHeight: h,
+    inWidth: w,
+    inChannels: ci,
+    outHeight: ho,
+    outWidth: wo,
+    outChannels: co,
+    filterHeight: kh,
+    filterWidth: kw,
+    strideHeight: sh,
+    strideWidth: sw,
+  } = info;
+  if (filterShape[2] !== ci) {
+    throw new Error(
+      `${K} (wasm_grad): filterShape in-channels ${filterShape[2]} do not ` +
+        `match x channels ${ci}`,
+    );
+  }
+  if (!sameShape(dy.shape, [n, ho, wo, co])) {
+    throw new Error(
+      `${K} (wasm_grad): dy shape [${dy.shape}] does not match the forward ` +
+        `output shape [${[n, ho, wo, co]}] of x [${x.shape}] with filter ` +
+        `[${filterShape}]`,
+    );
+  }
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  // Rows of the (padded) input that the forward conv actually reads:
+  // (ho-1)*sh + kh starting at -top. Pad the bottom/right up to that; if the
+  // input has more rows than read, the conv below yields extra rows: crop.
+  const bottom = Math.max(0, (ho - 1) * sh + kh - h - top);
+  const right = Math.max(0, (wo - 1) * sw + kw - w - left);
+  return withScope(backend as DisposingBackend, (s) => {
+    // [N,H,W,Ci] -> [Ci,H,W,N]
+    const xT = s.run("Transpose", { x }, { perm: [3, 1, 2, 0] });
+    // [N,Ho,Wo,Co] -> [Ho,Wo,N,Co]
+    const dyT = s.run("Transpose", { x: dy }, { perm: [1, 2, 0, 3] });
+    const pad: ExplicitPad = [[0, 0], [top, bottom], [left, right], [0, 0]];
+    // [Ci, H+top+bottom-(ho-1)*sh, W+left+right-(wo-1)*sw, Co]
+    let r = s.run("Conv2D", { x: xT, filter: dyT }, {
+      strides: [1, 1],
+      pad,
+      dataFormat: "NHWC",
+      dilations: [sh, sw],
+    });
+    if (r.shape[1] !== kh || r.shape[2] !== kw) {
+      r = s.run("Slice", { x: r }, {
+        begin: [0, 0, 0, 0],
+        size: [ci, kh, kw, co],
+      });
+    }
+    // [Ci,kh,kw,Co] -> [kh,kw,Ci,Co]
+    return s.run("Transpose", { x: r }, { perm: [1, 2, 0, 3] });
+  });
+};
+
+// ---------------------------------------------------------------------------
+// Conv2DBackpropInput.
+
+const conv2DBackpropInputFunc: KernelFunc = ({ inputs, backend, attrs }) => {
+  const K = CONV2D_BACKPROP_INPUT;
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const a = attrs ?? {};
+  check4D(K, "dy", dy.shape);
+  check4D(K, "filter", filter.shape);
+  checkFloat(K, { dy, filter });
+  const inputShape = asShape4(a["inputShape"], K, "inputShape");
+  const info = conv2dInfo(
+    K,
+    inputShape,
+    filter.shape as [number, number, number, number],
+    a,
+  );
+  const {
+    batchSize: n,
+    inHeight: h,
+    inWidth: w,
+    inChannels: ci,
+    outHeight: ho,
+    outWidth: wo,
+    outChannels: co,
+    filterHeight: kh,
+    filterWidth: kw,
+    strideHeight: sh,
+    strideWidth: sw,
+  } = info;
+  if (filter.shape[2] !== ci) {
+    throw new Error(
+      `${K} (wasm_grad): filter in-channels ${filter.shape[2]} do not match ` +
+        `inputShape channels ${ci}`,
+    );
+  }
+  if (!sameShape(dy.shape, [n, ho, wo, co])) {
+    throw new Error(
+      `${K} (wasm_grad): dy shape [${dy.shape}] does not match the forward ` +
+        `output shape [${[
+          n,
+          ho,
+          wo,
+          co,
+        ]}] of inputShape [${inputShape}] with ` +
+        `filter [${filter.shape}]`,
+    );
+  }
+  return withScope(backend as DisposingBackend, (s) => {
+    // Rotate the filter by 180 degrees and swap in/out channels:
+    // wT[i,j,co,ci] = filter[kh-1-i, kw-1-j, ci, co].
+    const wRev = s.run("Reverse", { x: filter }, { dims: [0, 1] });
+    const wT = s.run("Transpose", { x: wRev }, { perm: [0, 1, 3, 2] });
+    // Insert sh-1 zero rows after every row (sw-1 zero columns after every
+    // column): [N,Ho,Wo,Co] -> [N,Ho*sh,Wo*sw,Co]. The trailing zeros count
+    // as bottom/right padding below.
+    let d = dy;
+    if (sh > 1 || sw > 1) {
+      const r5 = s.run("Reshape", { x: dy }, { shape: [n * ho, 1, wo, 1, co] });
+      const p5 = s.run("PadV2", { x: r5 }, {
+        paddings: [[0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]],
+        constantValue: 0,
+      });
+      d = s.run("Reshape", { x: p5 }, { shape: [n, ho * sh, wo * sw, co] });
+    }
+    const dh = d.shape[1] as number;
+    const dw = d.shape[2] as number;
+    // Full correlation: dx needs h+kh-1 rows, the first kh-1-top of which are
+    // padding. Negative paddings (explicit pads larger than the filter, or
+    // more trailing zeros than needed) are realised by cropping the result.
+    const top = kh - 1 - info.padInfo.top;
+    const left = kw - 1 - info.padInfo.left;
+    const bottom = h + kh - 1 - top - dh;
+    const right = w + kw - 1 - left - dw;
+    const pad: ExplicitPad = [
+      [0, 0],
+      [Math.max(0, top), Math.max(0, bottom)],
+      [Math.max(0, left), Math.max(0, right)],
+      [0, 0],
+    ];
+    const r = s.run("Conv2D", { x: d, filter: wT }, {
+      strides: [1, 1],
+      pad,
+      dataFormat: "NHWC",
+      dilations: [1, 1],
+    });
+    if (r.shape[1] === h && r.shape[2] === w) return r;
+    return s.run("Slice", { x: r }, {
+      begin: [0, Math.max(0, -top), Math.max(0, -left), 0],
+      size: [n, h, w, ci],
+    });
+  });
+};
+
+// ---------------------------------------------------------------------------
+// BatchMatMul with explicit transposes.
+
+function swapLastTwo(rank: number): number[] {
+  const perm = Array.from({ length: rank }, (_, i) => i);
+  perm[rank - 2] = rank - 1;
+  perm[rank - 1] = rank - 2;
+  return perm;
+}
+
+function makeFastBatchMatMul(stockConfig: KernelConfig): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const a0 = attrs ?? {};
+    const transposeA = a0["transposeA"] === true;
+    const transposeB = a0["transposeB"] === true;
+    if (!transposeA && !transposeB) {
+      return stockConfig.kernelFunc({ inputs, backend, attrs: a0 });
+    }
+    const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+    return withScope(backend as DisposingBackend, (s) => {
+      const aa = transposeA
+        ? s.run("Transpose", { x: a }, { perm: swapLastTwo(a.shape.length) })
+        : a;
+      const bb = transposeB
+        ? s.run("Transpose", { x: b }, { perm: swapLastTwo(b.shape.length) })
+        : b;
+      return s.runConfig(stockConfig, { a: aa, b: bb }, {
+        ...a0,
+        transposeA: false,
+        transposeB: false,
+      });
+    });
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Registration.
+
+/** Stock configs as found before our first replacement (undefined: none). */
+const stockConfigs = new Map<string, KernelConfig | undefined>();
+/** Config objects created by this module. */
+const ourConfigs = new WeakSet<KernelConfig>();
+/** Our configs, created lazily (they need the stock setup functions). */
+const cache = new Map<string, KernelConfig>();
+
+function captureStock(kernelName: string): KernelConfig | undefined {
+  if (!stockConfigs.has(kernelName)) {
+    const current = tf.getKernel(kernelName, BACKEND);
+    stockConfigs.set(
+      kernelName,
+      current !== undefined && !ourConfigs.has(current) ? current : undefined,
+    );
+  }
+  return stockConfigs.get(kernelName);
+}
+
+/** Our config for `kernelName`; it carries the stock setup/dispose functions
+ * so that a wasm backend initialised while ours is registered still sets up
+ * the stock kernel (which our kernel or a later restore may call). */
+function ourConfig(kernelName: string): KernelConfig {
+  const cached = cache.get(kernelName);
+  if (cached !== undefined) return cached;
+  const stock = captureStock(kernelName);
+  let kernelFunc: KernelFunc;
+  if (kernelName === CONV2D_BACKPROP_FILTER) {
+    kernelFunc = conv2DBackpropFilterFunc;
+  } else if (kernelName === CONV2D_BACKPROP_INPUT) {
+    kernelFunc = conv2DBackpropInputFunc;
+  } else if (kernelName === BATCH_MAT_MUL) {
+    if (stock === undefined) {
+      throw new Error(
+        "wasm_grad: the stock wasm BatchMatMul kernel is not registered " +
+          "(import '@tensorflow/tfjs-backend-wasm' first)",
+      );
+    }
+    kernelFunc = makeFastBatchMatMul(stock);
+  } else {
+    throw new Error(`wasm_grad: unknown kernel ${kernelName}`);
+  }
+  const config: KernelConfig = { kernelName, backendName: BACKEND, kernelFunc };
+  if (stock?.setupFunc !== undefined) config.setupFunc = stock.setupFunc;
+  if (stock?.disposeFunc !== undefined) config.disposeFunc = stock.disposeFunc;
+  ourConfigs.add(config);
+  cache.set(kernelName, config);
+  return config;
+}
+
+function install(kernelName: string): void {
+  const config = ourConfig(kernelName);
+  const current = tf.getKernel(kernelName, BACKEND);
+  if (current === config) return;
+  if (current !== undefined) tf.unregisterKernel(kernelName, BACKEND);
+  tf.registerKernel(config);
+}
+
+/** Puts back the stock config if (and only if) ours is the registered one. */
+function uninstall(kernelName: string): void {
+  const current = tf.getKernel(kernelName, BACKEND);
+  if (current === undefined || !ourConfigs.has(current)) return;
+  tf.unregisterKernel(kernelName, BACKEND);
+  const stock = stockConfigs.get(kernelName);
+  if (stock !== undefined) tf.registerKernel(stock);
+}
+
+/**
+ * Registers the gradient kernels for the `wasm` backend. Idempotent; calling
+ * it again with other options switches the optional kernels on or off.
+ * `Conv2DBackpropFilter` (missing in the stock backend) is always registered.
+ * May be called before or after `tf.setBackend("wasm")`.
+ */
+export function registerWasmGradKernels(opts: WasmGradOptions = {}): void {
+  const fastInputGrad = opts.fastInputGrad ?? true;
+  const fastTransposedMatMul = opts.fastTransposedMatMul ?? true;
+  install(CONV2D_BACKPROP_FILTER);
+  if (fastInputGrad) install(CONV2D_BACKPROP_INPUT);
+  else uninstall(CONV2D_BACKPROP_INPUT);
+  if (fastTransposedMatMul) install(BATCH_MAT_MUL);
+  else uninstall(BATCH_MAT_MUL);
+}
+
+/**
+ * Puts back the stock wasm `Conv2DBackpropInput` and `BatchMatMul` kernels.
+ * `Conv2DBackpropFilter` is LEFT REGISTERED (ours): the stock backend has
+ * none, and without it no conv net can be trained on wasm. So after this call
+ * the backend is "stock + our Conv2DBackpropFilter" (the benchmark baseline).
+ */
+export function restoreWasmKernels(): void {
+  uninstall(CONV2D_BACKPROP_INPUT);
+  uninstall(BATCH_MAT_MUL);
+}
+
+/** Which of this module's kernels are currently registered for wasm. */
+export function wasmGradKernelStatus(): WasmGradStatus {
+  const ours = (name: string): boolean => {
+    const k = tf.getKernel(name, BACKEND);
+    return k !== undefined && ourConfigs.has(k);
+  };
+  return {
+    conv2DBackpropFilter: ours(CONV2D_BACKPROP_FILTER),
+    fastInputGrad: ours(CONV2D_BACKPROP_INPUT),
+    fastTransposedMatMul: ours(BATCH_MAT_MUL),
+  };
+}
+
+/** The stock wasm kernel config for a kernel this module may replace, as it
+ * was before the first replacement (undefined if there was none). */
+export function stockWasmKernel(kernelName: string): KernelConfig | undefined {
+  return captureStock(kernelName);
+}
