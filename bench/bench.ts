@@ -14,7 +14,7 @@ import { galCnn } from "../dsl/model.ts";
 import { parseBackend, selectBackend } from "../pipeline/backend.ts";
 import { registerWasmGradKernels, restoreWasmKernels } from "../pipeline/kernels/mod.ts";
 import { benchWasmGradKernels } from "../pipeline/kernels/wasm_grad_bench.ts";
-import { applyLayers, createNet, disposeNet, features, mcLogProbs, type Net } from "../pipeline/net.ts";
+import { applyLayers, createNet, disposeNet, features, mcLogProbs } from "../pipeline/net.ts";
 import { makeRng } from "../pipeline/rng.ts";
 import { trainNet } from "../pipeline/train.ts";
 
@@ -78,7 +78,7 @@ async function trainingRate(batches: number): Promise<number> {
 }
 
 /** Images/s of `run` on `batches` batches of 128, after a warm-up batch. */
-async function forwardRate(net: Net, batches: number, run: (x: tf.Tensor4D) => tf.Tensor): Promise<number> {
+async function forwardRate(batches: number, run: (x: tf.Tensor4D) => tf.Tensor): Promise<number> {
   const x = randomImages(BATCH);
   try {
     const warm = run(x);
@@ -116,18 +116,19 @@ if (info.name === "wasm") {
 
 const net = createNet(spec, 1);
 const evalRate = await forwardRate(
-  net,
   reps,
   (x) => tf.tidy(() => applyLayers(net, x, 0, spec.layers.length, { kind: "off" })),
 );
 rows.push({ what: "forward, eval mode (dropout off)", value: evalRate, unit: "images/s" });
 const T = 20;
 const fullMc = await forwardRate(
-  net,
   Math.max(1, reps / 2),
-  (x) => tf.tidy(() => tf.concat(Array.from({ length: T }, () => applyLayers(net, x, 0, spec.layers.length, { kind: "sample", rng })))),
+  (x) =>
+    tf.tidy(() =>
+      tf.concat(Array.from({ length: T }, () => applyLayers(net, x, 0, spec.layers.length, { kind: "sample", rng })))
+    ),
 );
-const sharedMc = await forwardRate(net, reps, (x) =>
+const sharedMc = await forwardRate(reps, (x) =>
   tf.tidy(() => {
     const f = features(net, x);
     return mcLogProbs(net, f, T, rng);

@@ -9,13 +9,7 @@
 import * as E from "fp-ts/Either.js";
 import { pipe } from "fp-ts/function.js";
 import * as t from "io-ts";
-import {
-  formatDecodeErrors,
-  NonNegativeInt,
-  NonNegativeNumber,
-  PositiveInt,
-  PositiveNumber,
-} from "./codecs.ts";
+import { formatDecodeErrors, NonNegativeInt, NonNegativeNumber, PositiveInt, PositiveNumber } from "./codecs.ts";
 import { NetSpec } from "./model.ts";
 
 /** Acquisition functions known by name. */

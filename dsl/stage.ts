@@ -34,9 +34,7 @@ export interface StageError {
  * @returns the error value
  */
 export function stageError(stage: string, message: string, cause?: unknown): StageError {
-  return cause === undefined
-    ? { _tag: "StageError", stage, message }
-    : { _tag: "StageError", stage, message, cause };
+  return cause === undefined ? { _tag: "StageError", stage, message } : { _tag: "StageError", stage, message, cause };
 }
 
 /** Services the runner lends to a running stage. */

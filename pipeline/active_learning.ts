@@ -12,15 +12,7 @@ import { disposeNet, type Net } from "./net.ts";
 import { formatDuration, type Progress } from "./progress.ts";
 import type { RoundRecord } from "./results.ts";
 import { makeRunner, type RunnerStats } from "./runner.ts";
-import {
-  acquireTopK,
-  evaluate,
-  type LabelledImages,
-  mcDropout,
-  retrain,
-  score,
-  warmStart,
-} from "./stages.ts";
+import { acquireTopK, evaluate, type LabelledImages, mcDropout, retrain, score, warmStart } from "./stages.ts";
 
 /** An image data set split for AL. */
 export interface AlData {

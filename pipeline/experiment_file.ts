@@ -64,7 +64,10 @@ export async function loadExperimentFile(file: string): Promise<ExperimentConfig
   }
   const decoded = decodeExperiment(value);
   if (E.isLeft(decoded)) {
-    throw new ConfigError(file, yamlDoc && yamlText !== undefined ? withLines(decoded.left, yamlDoc, yamlText) : decoded.left);
+    throw new ConfigError(
+      file,
+      yamlDoc && yamlText !== undefined ? withLines(decoded.left, yamlDoc, yamlText) : decoded.left,
+    );
   }
   return decoded.right;
 }

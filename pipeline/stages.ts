@@ -86,7 +86,12 @@ export function retrain(
   initSeed: number,
   trainSeed: number,
 ): Stage<
-  { readonly data: LabelledImages; readonly labelled: readonly number[]; readonly classes: number; readonly from?: Net },
+  {
+    readonly data: LabelledImages;
+    readonly labelled: readonly number[];
+    readonly classes: number;
+    readonly from?: Net;
+  },
   { net: Net; imagesPerSecond: number; loss: number }
 > {
   const name = "retrain/adam";
@@ -252,7 +257,10 @@ export interface Metrics {
  */
 export function evaluate(
   seed: number,
-): Stage<{ readonly posterior: McDropoutPosterior; readonly test: LabelledImages; readonly indices: readonly number[] }, Metrics> {
+): Stage<
+  { readonly posterior: McDropoutPosterior; readonly test: LabelledImages; readonly indices: readonly number[] },
+  Metrics
+> {
   const name = "evaluate/mc-average";
   return {
     kind: "evaluate",

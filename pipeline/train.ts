@@ -86,15 +86,19 @@ export async function trainNet(
       const losses: tf.Scalar[] = [];
       for (let b = 0; b < n; b += opts.batchSize) {
         const idx = tf.tensor1d(order.slice(b, b + opts.batchSize), "int32");
-        const loss = optimizer.minimize(() => {
-          const xb = tf.gather(x, idx);
-          const yb = tf.gather(yAll, idx);
-          const logits = applyLayers(net, xb, 0, net.spec.layers.length, { kind: "sample", rng });
-          const ce = tf.losses.softmaxCrossEntropy(yb, logits);
-          if (opts.weightDecay === 0) return ce as tf.Scalar;
-          const l2 = tf.addN(kernels.map((k) => tf.sum(tf.square(k))));
-          return tf.add(ce, tf.mul(l2, opts.weightDecay)) as tf.Scalar;
-        }, true, vars);
+        const loss = optimizer.minimize(
+          () => {
+            const xb = tf.gather(x, idx);
+            const yb = tf.gather(yAll, idx);
+            const logits = applyLayers(net, xb, 0, net.spec.layers.length, { kind: "sample", rng });
+            const ce = tf.losses.softmaxCrossEntropy(yb, logits);
+            if (opts.weightDecay === 0) return ce as tf.Scalar;
+            const l2 = tf.addN(kernels.map((k) => tf.sum(tf.square(k))));
+            return tf.add(ce, tf.mul(l2, opts.weightDecay)) as tf.Scalar;
+          },
+          true,
+          vars,
+        );
         idx.dispose();
         if (loss) losses.push(loss);
       }

@@ -6,13 +6,7 @@
 
 import { decodeLatin1 } from "./codec.ts";
 import { formatError } from "./errors.ts";
-import {
-  computeContentHash,
-  type DatasetSpec,
-  describeFiles,
-  fetchDatasetFiles,
-  type LoadOptions,
-} from "./files.ts";
+import { computeContentHash, type DatasetSpec, describeFiles, fetchDatasetFiles, type LoadOptions } from "./files.ts";
 import type { ImageDataset, ImageSplit } from "./types.ts";
 
 /** Image side length. */
@@ -157,43 +151,37 @@ export const CIFAR10_SPEC: DatasetSpec = {
       path: `${DIR}/data_batch_1.bin`,
       bytes: 30_730_000,
       md5: "5dd7e06a14cb22eb9f671a540d1b7c25",
-      sha256:
-        "cee916563c9f80d84e3cc88e17fdc0941787f1244f00a67874d45b261883ada5",
+      sha256: "cee916563c9f80d84e3cc88e17fdc0941787f1244f00a67874d45b261883ada5",
     },
     {
       path: `${DIR}/data_batch_2.bin`,
       bytes: 30_730_000,
       md5: "5ea93a67294ea407fff1d09f752e9692",
-      sha256:
-        "a591ca11fa1708a91ee40f54b3da4784ccd871ecf2137de63f51ada8b3fa57ed",
+      sha256: "a591ca11fa1708a91ee40f54b3da4784ccd871ecf2137de63f51ada8b3fa57ed",
     },
     {
       path: `${DIR}/data_batch_3.bin`,
       bytes: 30_730_000,
       md5: "942cd6a4bcdd0dd3c604fbe906cb4421",
-      sha256:
-        "bbe8596564c0f86427f876058170b84dac6670ddf06d79402899d93ceea26f67",
+      sha256: "bbe8596564c0f86427f876058170b84dac6670ddf06d79402899d93ceea26f67",
     },
     {
       path: `${DIR}/data_batch_4.bin`,
       bytes: 30_730_000,
       md5: "ae636b3ba5c66a11e91e8cb52e771fcb",
-      sha256:
-        "014e562d6e23c72197cc727519169a60359f5eccd8945ad5a09d710285ff4e48",
+      sha256: "014e562d6e23c72197cc727519169a60359f5eccd8945ad5a09d710285ff4e48",
     },
     {
       path: `${DIR}/data_batch_5.bin`,
       bytes: 30_730_000,
       md5: "53f37980c15c3d472c316c40844f3f0d",
-      sha256:
-        "755304fc0b379caeae8c14f0dac912fbc7d6cd469eb67a1029a08a39453a9add",
+      sha256: "755304fc0b379caeae8c14f0dac912fbc7d6cd469eb67a1029a08a39453a9add",
     },
     {
       path: `${DIR}/test_batch.bin`,
       bytes: 30_730_000,
       md5: "803d5f7f4d78ea53de84dbe85f74fb6d",
-      sha256:
-        "8e2eb146ae340b09e24670f29cabc6326dba54da8789dab6768acf480273f65b",
+      sha256: "8e2eb146ae340b09e24670f29cabc6326dba54da8789dab6768acf480273f65b",
     },
     { path: `${DIR}/batches.meta.txt` },
   ],

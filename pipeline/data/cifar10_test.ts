@@ -1,10 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  CIFAR10_SPEC,
-  decodeCifarBatches,
-  loadCifar10,
-  parseCifarLabelNames,
-} from "./cifar10.ts";
+import { CIFAR10_SPEC, decodeCifarBatches, loadCifar10, parseCifarLabelNames } from "./cifar10.ts";
 import {
   assertDataError,
   checksumsOf,
@@ -19,8 +14,7 @@ import {
 } from "./testutil.ts";
 
 /** Channel value of fixture image `img` at row r, column c, channel ch. */
-const value = (img: number, r: number, c: number, ch: number) =>
-  (img * 31 + r * 5 + c * 3 + ch * 101) % 256;
+const value = (img: number, r: number, c: number, ch: number) => (img * 31 + r * 5 + c * 3 + ch * 101) % 256;
 
 /** One CIFAR record: label byte, then the R, G and B planes, row-major. */
 function record(img: number, label: number): Uint8Array {
@@ -43,8 +37,7 @@ function batch(images: number[], labels: number[]): Uint8Array {
 }
 
 /** Position of (n, r, c, ch) in an NHWC [N, 32, 32, 3] array. */
-const at = (n: number, r: number, c: number, ch: number) =>
-  ((n * 32 + r) * 32 + c) * 3 + ch;
+const at = (n: number, r: number, c: number, ch: number) => ((n * 32 + r) * 32 + c) * 3 + ch;
 
 Deno.test("decodeCifarBatches turns planar records into NHWC pixels", () => {
   const split = decodeCifarBatches([
@@ -154,9 +147,7 @@ Deno.test("parseCifarLabelNames ignores surrounding blank lines and checks the c
     names,
   );
   await assertDataError(
-    Promise.resolve().then(() =>
-      parseCifarLabelNames(enc.encode("a\nb\n"), "/c/batches.meta.txt")
-    ),
+    Promise.resolve().then(() => parseCifarLabelNames(enc.encode("a\nb\n"), "/c/batches.meta.txt")),
     "format",
     "/c/batches.meta.txt",
     "2 class names",

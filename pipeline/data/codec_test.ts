@@ -26,9 +26,7 @@ Deno.test("gunzip inverts CompressionStream and reports damage by file name", as
   const packed = await gzip(raw);
   assert.deepEqual(gunzip(packed, "a.gz"), raw);
   await assertDataError(
-    Promise.resolve().then(() =>
-      gunzip(packed.subarray(0, packed.length - 20), "/x/a.gz")
-    ),
+    Promise.resolve().then(() => gunzip(packed.subarray(0, packed.length - 20), "/x/a.gz")),
     "format",
     "/x/a.gz",
     "gunzip",

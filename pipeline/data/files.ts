@@ -119,10 +119,7 @@ export function joinPath(...parts: string[]): string {
     .map((
       p,
       i,
-    ) => (i === 0
-      ? p.replace(/[\\/]+$/, "")
-      : p.replace(/^[\\/]+|[\\/]+$/g, ""))
-    )
+    ) => (i === 0 ? p.replace(/[\\/]+$/, "") : p.replace(/^[\\/]+|[\\/]+$/g, "")))
     .join("/") || "/";
 }
 
@@ -223,9 +220,7 @@ async function mismatch(
   if (policy === "official") {
     if (spec.bytes !== undefined && spec.bytes !== data.length) {
       return {
-        problem: `expected ${fmtBytes(spec.bytes)} bytes, found ${
-          fmtBytes(data.length)
-        }`,
+        problem: `expected ${fmtBytes(spec.bytes)} bytes, found ${fmtBytes(data.length)}`,
         sha256,
       };
     }
@@ -354,17 +349,13 @@ function downloadFailure(
   missing: readonly string[],
   attempts: readonly Attempt[],
 ): DataError {
-  const code = attempts.length > 0 && attempts.every((a) => a.checksum)
-    ? "checksum"
-    : "download";
+  const code = attempts.length > 0 && attempts.every((a) => a.checksum) ? "checksum" : "download";
   const tried = attempts.map((a) => `${a.url} (${a.why})`).join("; ");
   return new DataError(
     code,
     `Could not download the ${spec.title} files ${missing.join(", ")} into ` +
       `${choice.dir} (${choice.origin}). Tried: ${tried}. ` +
-      `None of these files was saved. To fix it, ${
-        supplyHint(spec, choice.dir)
-      }`,
+      `None of these files was saved. To fix it, ${supplyHint(spec, choice.dir)}`,
   );
 }
 
@@ -382,9 +373,7 @@ async function downloadMissing(
     for (const [i, file] of missing.entries()) {
       const attempts: Attempt[] = [];
       const left = names.slice(i);
-      const fileUrls = urls.map((u) =>
-        `${u.replace(/\/+$/, "")}/${baseName(file.path)}`
-      );
+      const fileUrls = urls.map((u) => `${u.replace(/\/+$/, "")}/${baseName(file.path)}`);
       const got = await downloadVerified(
         fileUrls,
         file,
@@ -397,9 +386,7 @@ async function downloadMissing(
       }
       await writeAtomic(joinPath(choice.dir, file.path), got.data);
       opts.log?.(
-        `Saved ${joinPath(choice.dir, file.path)} (${
-          fmtBytes(got.data.length)
-        } bytes)`,
+        `Saved ${joinPath(choice.dir, file.path)} (${fmtBytes(got.data.length)} bytes)`,
       );
     }
     return;
@@ -414,12 +401,8 @@ async function downloadMissing(
   );
   if (got === undefined) throw downloadFailure(spec, choice, names, attempts);
   const archiveName = got.url;
-  const tarBytes = /\.t?gz$/.test(source.archive.path)
-    ? gunzip(got.data, archiveName)
-    : got.data;
-  const members = readTar(tarBytes, archiveName).filter((e) =>
-    e.type === "file"
-  );
+  const tarBytes = /\.t?gz$/.test(source.archive.path) ? gunzip(got.data, archiveName) : got.data;
+  const members = readTar(tarBytes, archiveName).filter((e) => e.type === "file");
   const found: { file: FileSpec; data: Uint8Array }[] = [];
   const absent: string[] = [];
   for (const file of missing) {
@@ -441,9 +424,7 @@ async function downloadMissing(
   for (const { file, data } of found) {
     await writeAtomic(joinPath(choice.dir, file.path), data);
     opts.log?.(
-      `Unpacked ${joinPath(choice.dir, file.path)} (${
-        fmtBytes(data.length)
-      } bytes)`,
+      `Unpacked ${joinPath(choice.dir, file.path)} (${fmtBytes(data.length)} bytes)`,
     );
   }
 }

@@ -277,8 +277,7 @@ Deno.test("a download that fails its checksum is rejected and leaves no file", a
 
 Deno.test("an unreachable source gives one download error naming files, directory and URLs", async () => {
   await withTempDir(async (dir) => {
-    const offline: typeof fetch = () =>
-      Promise.reject(new TypeError("network is unreachable"));
+    const offline: typeof fetch = () => Promise.reject(new TypeError("network is unreachable"));
     await assertDataError(
       fetchDatasetFiles(
         spec(["https://a.invalid/", "https://b.invalid/"], false),

@@ -38,9 +38,7 @@ function checkMagic(
   if (magic !== want) {
     formatError(
       file,
-      `it starts with magic 0x${magic.toString(16)}, not 0x${
-        want.toString(16)
-      } (IDX uint8 ${what})`,
+      `it starts with magic 0x${magic.toString(16)}, not 0x${want.toString(16)} (IDX uint8 ${what})`,
     );
   }
 }
@@ -124,29 +122,25 @@ export const MNIST_SPEC: DatasetSpec = {
       path: `mnist/${FILE_NAMES.trainImages}`,
       bytes: 9_912_422,
       md5: "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-      sha256:
-        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+      sha256: "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
     },
     {
       path: `mnist/${FILE_NAMES.trainLabels}`,
       bytes: 28_881,
       md5: "d53e105ee54ea40749a09fcbcd1e9432",
-      sha256:
-        "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+      sha256: "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
     },
     {
       path: `mnist/${FILE_NAMES.testImages}`,
       bytes: 1_648_877,
       md5: "9fb629c4189551a2d022fa330f9573f3",
-      sha256:
-        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+      sha256: "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
     },
     {
       path: `mnist/${FILE_NAMES.testLabels}`,
       bytes: 4_542,
       md5: "ec29112dd5afa0611ce80d1b7f02629c",
-      sha256:
-        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+      sha256: "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
     },
   ],
   source: {
@@ -272,9 +266,7 @@ async function loadIdxDataset(
   if (train.shape[1] !== test.shape[1] || train.shape[2] !== test.shape[2]) {
     formatError(
       testImages.absPath,
-      `it holds ${test.shape[1]}x${
-        test.shape[2]
-      } images but the training images are ` +
+      `it holds ${test.shape[1]}x${test.shape[2]} images but the training images are ` +
         `${train.shape[1]}x${train.shape[2]}`,
     );
   }

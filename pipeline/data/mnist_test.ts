@@ -20,8 +20,7 @@ import {
 } from "./testutil.ts";
 
 /** Pixel (r, c) of fixture image i. */
-const pixel = (i: number, r: number, c: number) =>
-  (i * 50 + r * 3 + c * 7) % 256;
+const pixel = (i: number, r: number, c: number) => (i * 50 + r * 3 + c * 7) % 256;
 
 /** IDX image bytes: magic 0x803, count, rows, cols (big-endian), pixels. */
 function idxImages(

@@ -51,13 +51,7 @@ export {
   loadCifar10,
   parseCifarLabelNames,
 } from "./cifar10.ts";
-export {
-  loadTrec,
-  parseTrec,
-  TREC_SPEC,
-  type TrecLabels,
-  type TrecQuestion,
-} from "./trec.ts";
+export { loadTrec, parseTrec, TREC_SPEC, type TrecLabels, type TrecQuestion } from "./trec.ts";
 export {
   decodeSgmlText,
   loadReuters,

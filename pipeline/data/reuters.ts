@@ -58,9 +58,7 @@ export function decodeSgmlText(s: string): string {
       /&(#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z]+);/g,
       (ref, body: string) => {
         if (body.startsWith("#")) {
-          const code = body[1] === "x" || body[1] === "X"
-            ? parseInt(body.slice(2), 16)
-            : parseInt(body.slice(1), 10);
+          const code = body[1] === "x" || body[1] === "X" ? parseInt(body.slice(2), 16) : parseInt(body.slice(1), 10);
           return code <= 0x10ffff ? String.fromCodePoint(code) : ref;
         }
         return NAMED[body] ?? ref;
@@ -111,9 +109,7 @@ export function parseReutersSgml(text: string, file: string): ReutersStory[] {
     const topicsBlock = element(content, "TOPICS") ?? "";
     const topics = [
       ...new Set(
-        [...topicsBlock.matchAll(/<D>([\s\S]*?)<\/D>/g)].map((d) =>
-          decodeSgmlText(d[1]!).trim()
-        ),
+        [...topicsBlock.matchAll(/<D>([\s\S]*?)<\/D>/g)].map((d) => decodeSgmlText(d[1]!).trim()),
       ),
     ];
     const textBlock = element(content, "TEXT") ?? "";
@@ -127,9 +123,7 @@ export function parseReutersSgml(text: string, file: string): ReutersStory[] {
       topics,
       title,
       body,
-      text: joined !== ""
-        ? joined
-        : decodeSgmlText(textBlock.replace(/<[^>]*>/g, "")).trim(),
+      text: joined !== "" ? joined : decodeSgmlText(textBlock.replace(/<[^>]*>/g, "")).trim(),
     });
   }
   if (stories.length !== opened) {
@@ -159,12 +153,8 @@ export interface ModApte {
  * unit); stories without any of them are dropped. Story order is kept.
  */
 export function modApte(stories: readonly ReutersStory[]): ModApte {
-  const train = stories.filter((s) =>
-    s.topicsAttr === "YES" && s.lewisSplit === "TRAIN"
-  );
-  const test = stories.filter((s) =>
-    s.topicsAttr === "YES" && s.lewisSplit === "TEST"
-  );
+  const train = stories.filter((s) => s.topicsAttr === "YES" && s.lewisSplit === "TRAIN");
+  const test = stories.filter((s) => s.topicsAttr === "YES" && s.lewisSplit === "TEST");
   const inTrain = new Set(train.flatMap((s) => s.topics));
   const inTest = new Set(test.flatMap((s) => s.topics));
   const labelNames = [...inTrain].filter((t) => inTest.has(t)).sort(byCodeUnit);
@@ -296,8 +286,7 @@ export const REUTERS_SPEC: DatasetSpec = {
     archive: {
       path: "reuters21578.tar.gz",
       bytes: 8_150_596,
-      sha256:
-        "3bae43c9b14e387f76a61b6d82bf98a4fb5d3ef99ef7e7075ff2ccbcf59f9d30",
+      sha256: "3bae43c9b14e387f76a61b6d82bf98a4fb5d3ef99ef7e7075ff2ccbcf59f9d30",
     },
     urls: [
       "https://kdd.ics.uci.edu/databases/reuters21578/reuters21578.tar.gz",
@@ -315,9 +304,7 @@ export async function loadReuters(
   opts: LoadOptions = {},
 ): Promise<MultiLabelTextDataset> {
   const { files } = await fetchDatasetFiles(REUTERS_SPEC, opts);
-  const stories = files.flatMap((f) =>
-    parseReutersSgml(decodeLatin1(f.data), f.absPath)
-  );
+  const stories = files.flatMap((f) => parseReutersSgml(decodeLatin1(f.data), f.absPath));
   const { labelNames, train, test } = modApte(stories);
   const described = describeFiles(files);
   return {

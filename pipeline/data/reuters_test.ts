@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
 import { decodeLatin1 } from "./codec.ts";
-import {
-  decodeSgmlText,
-  loadReuters,
-  modApte,
-  parseReutersSgml,
-  REUTERS_SPEC,
-} from "./reuters.ts";
+import { decodeSgmlText, loadReuters, modApte, parseReutersSgml, REUTERS_SPEC } from "./reuters.ts";
 import {
   assertDataError,
   checksumsOf,
@@ -94,9 +88,7 @@ Deno.test("parseReutersSgml names the file of an unclosed or unnumbered story", 
     "closes 1",
   );
   await assertDataError(
-    run(() =>
-      parseReutersSgml(TWO_STORIES.replace('NEWID="2"', 'NEWID=""'), "/r/x.sgm")
-    ),
+    run(() => parseReutersSgml(TWO_STORIES.replace('NEWID="2"', 'NEWID=""'), "/r/x.sgm")),
     "format",
     "/r/x.sgm",
     "NEWID",

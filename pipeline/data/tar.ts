@@ -131,11 +131,7 @@ export function readTar(bytes: Uint8Array, archive: string): TarEntry[] {
     paxName = undefined;
     while (name.startsWith("./")) name = name.slice(2);
 
-    const type = flag === "0" || flag === "\0" || flag === "7"
-      ? "file"
-      : flag === "5"
-      ? "directory"
-      : "other";
+    const type = flag === "0" || flag === "\0" || flag === "7" ? "file" : flag === "5" ? "directory" : "other";
     entries.push({
       name,
       type,

@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import { readTar } from "./tar.ts";
-import {
-  assertDataError,
-  makeTar,
-  withTempDir,
-  writeTree,
-} from "./testutil.ts";
+import { assertDataError, makeTar, withTempDir, writeTree } from "./testutil.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -98,9 +93,7 @@ for (const format of ["gnu", "pax", "ustar"] as const) {
           [longName]: "long one",
           "sub/empty.bin": "",
         });
-        assert.ok(entries.some((e) =>
-          e.type === "directory" && e.name.replace(/\/$/, "") === "sub"
-        ));
+        assert.ok(entries.some((e) => e.type === "directory" && e.name.replace(/\/$/, "") === "sub"));
       }),
   });
 }

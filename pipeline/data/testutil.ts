@@ -56,9 +56,7 @@ export async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
 
 /** sha256 hex computed directly with WebCrypto. */
 export async function sha256(bytes: Uint8Array | string): Promise<string> {
-  const data = typeof bytes === "string"
-    ? new TextEncoder().encode(bytes)
-    : bytes;
+  const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
   const digest = await crypto.subtle.digest(
     "SHA-256",
     data as Uint8Array<ArrayBuffer>,
@@ -84,10 +82,8 @@ export function makeTar(
 ): Uint8Array {
   const enc = new TextEncoder();
   const blocks: Uint8Array[] = [];
-  const put = (h: Uint8Array, at: number, text: string) =>
-    h.set(enc.encode(text), at);
-  const octal = (n: number, width: number) =>
-    n.toString(8).padStart(width - 1, "0") + "\0";
+  const put = (h: Uint8Array, at: number, text: string) => h.set(enc.encode(text), at);
+  const octal = (n: number, width: number) => n.toString(8).padStart(width - 1, "0") + "\0";
   for (const e of entries) {
     const data = typeof e.data === "string" ? enc.encode(e.data) : e.data;
     const h = new Uint8Array(512);

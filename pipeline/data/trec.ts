@@ -6,13 +6,7 @@
 
 import { decodeLatin1 } from "./codec.ts";
 import { formatError } from "./errors.ts";
-import {
-  computeContentHash,
-  type DatasetSpec,
-  describeFiles,
-  fetchDatasetFiles,
-  type LoadOptions,
-} from "./files.ts";
+import { computeContentHash, type DatasetSpec, describeFiles, fetchDatasetFiles, type LoadOptions } from "./files.ts";
 import type { TextDataset, TextSplit } from "./types.ts";
 
 /** One labelled question. */
@@ -42,9 +36,7 @@ export function parseTrec(text: string, file: string): TrecQuestion[] {
     if (m === null) {
       formatError(
         file,
-        `line ${i + 1} is not "COARSE:fine question" (starts ${
-          JSON.stringify(line.slice(0, 40))
-        })`,
+        `line ${i + 1} is not "COARSE:fine question" (starts ${JSON.stringify(line.slice(0, 40))})`,
       );
     }
     const [, coarse, fine, question] = m;
@@ -68,15 +60,13 @@ export const TREC_SPEC: DatasetSpec = {
       path: "trec/train_5500.label",
       bytes: 335_858,
       md5: "073462e3fcefaae31e00edb1f18d2d02",
-      sha256:
-        "9e4c8bdcaffb96ed61041bd64b564183d52793a8e91d84fc3a8646885f466ec3",
+      sha256: "9e4c8bdcaffb96ed61041bd64b564183d52793a8e91d84fc3a8646885f466ec3",
     },
     {
       path: "trec/TREC_10.label",
       bytes: 23_354,
       md5: "323a3554401d86e650717e2d2f942589",
-      sha256:
-        "033f22c028c2bbba9ca682f68ffe204dc1aa6e1cf35dd6207f2d4ca67f0d0e8e",
+      sha256: "033f22c028c2bbba9ca682f68ffe204dc1aa6e1cf35dd6207f2d4ca67f0d0e8e",
     },
   ],
   source: {
@@ -111,9 +101,7 @@ export async function loadTrec(
 ): Promise<TextDataset> {
   if (opts.labels !== "coarse" && opts.labels !== "fine") {
     throw new TypeError(
-      `TREC labels must be "coarse" or "fine", not ${
-        JSON.stringify(opts.labels)
-      }`,
+      `TREC labels must be "coarse" or "fine", not ${JSON.stringify(opts.labels)}`,
     );
   }
   const { files } = await fetchDatasetFiles(TREC_SPEC, opts);

@@ -1,15 +1,7 @@
 import assert from "node:assert/strict";
 import { decodeLatin1 } from "./codec.ts";
 import { loadTrec, parseTrec } from "./trec.ts";
-import {
-  assertDataError,
-  checksumsOf,
-  listTree,
-  realDataDir,
-  serveFiles,
-  withTempDir,
-  writeTree,
-} from "./testutil.ts";
+import { assertDataError, checksumsOf, listTree, realDataDir, serveFiles, withTempDir, writeTree } from "./testutil.ts";
 
 /** Latin-1 bytes of `text` where `\xf0` stands for the single byte 0xF0. */
 function latin1(text: string): Uint8Array {
@@ -49,9 +41,7 @@ Deno.test("parseTrec splits coarse and fine labels from the question", () => {
 
 Deno.test("parseTrec names the file and line of a malformed line", async () => {
   await assertDataError(
-    Promise.resolve().then(() =>
-      parseTrec("NUM:dist Fine ?\nno label here\n", "/t/train_5500.label")
-    ),
+    Promise.resolve().then(() => parseTrec("NUM:dist Fine ?\nno label here\n", "/t/train_5500.label")),
     "format",
     "/t/train_5500.label",
     "line 2",
@@ -194,9 +184,7 @@ Deno.test({
     });
     assert.equal(fine.labelNames.length, 50);
     assert.ok(
-      fine.labelNames.every((l) =>
-        /^(ABBR|DESC|ENTY|HUM|LOC|NUM):\S+$/.test(l)
-      ),
+      fine.labelNames.every((l) => /^(ABBR|DESC|ENTY|HUM|LOC|NUM):\S+$/.test(l)),
     );
   },
 });

@@ -148,9 +148,7 @@ class Scope {
 function checkNHWC(kernel: string, dataFormat: unknown): void {
   if (dataFormat !== undefined && dataFormat !== "NHWC") {
     throw new Error(
-      `${kernel} (wasm_grad): dataFormat '${
-        String(dataFormat)
-      }' is not supported; only 'NHWC' is`,
+      `${kernel} (wasm_grad): dataFormat '${String(dataFormat)}' is not supported; only 'NHWC' is`,
     );
   }
 }
@@ -160,9 +158,7 @@ function checkDilationsOne(kernel: string, dilations: unknown): void {
   const ds = Array.isArray(dilations) ? dilations : [dilations];
   if (!ds.every((d) => d === 1)) {
     throw new Error(
-      `${kernel} (wasm_grad): dilations ${
-        JSON.stringify(dilations)
-      } are not supported; only dilations 1 are ` +
+      `${kernel} (wasm_grad): dilations ${JSON.stringify(dilations)} are not supported; only dilations 1 are ` +
         `(tfjs conv2d gradients require dilations 1, and dilations > 1 ` +
         `cannot be combined with strides > 1)`,
     );
@@ -224,9 +220,7 @@ function asShape4(
     !v.every((d) => Number.isInteger(d) && d > 0)
   ) {
     throw new Error(
-      `${kernel} (wasm_grad): attribute '${attr}' must be 4 positive integers, got ${
-        JSON.stringify(v)
-      }`,
+      `${kernel} (wasm_grad): attribute '${attr}' must be 4 positive integers, got ${JSON.stringify(v)}`,
     );
   }
   return [v[0], v[1], v[2], v[3]];
@@ -420,12 +414,8 @@ function makeFastBatchMatMul(stockConfig: KernelConfig): KernelFunc {
     }
     const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
     return withScope(backend as DisposingBackend, (s) => {
-      const aa = transposeA
-        ? s.run("Transpose", { x: a }, { perm: swapLastTwo(a.shape.length) })
-        : a;
-      const bb = transposeB
-        ? s.run("Transpose", { x: b }, { perm: swapLastTwo(b.shape.length) })
-        : b;
+      const aa = transposeA ? s.run("Transpose", { x: a }, { perm: swapLastTwo(a.shape.length) }) : a;
+      const bb = transposeB ? s.run("Transpose", { x: b }, { perm: swapLastTwo(b.shape.length) }) : b;
       return s.runConfig(stockConfig, { a: aa, b: bb }, {
         ...a0,
         transposeA: false,

@@ -16,11 +16,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import {
-  registerWasmGradKernels,
-  restoreWasmKernels,
-  wasmGradKernelStatus,
-} from "./wasm_grad.ts";
+import { registerWasmGradKernels, restoreWasmKernels, wasmGradKernelStatus } from "./wasm_grad.ts";
 
 /** One comparison. Times are the median ms per call. */
 export interface Row {
@@ -195,9 +191,7 @@ export async function benchWasmGradKernels(
         oursMs,
         speedup: baselineMs / oursMs,
       });
-    const cpuLabel = cpuBatch === batch
-      ? "cpu backend"
-      : `cpu backend (batch ${cpuBatch}, x${batch / cpuBatch})`;
+    const cpuLabel = cpuBatch === batch ? "cpu backend" : `cpu backend (batch ${cpuBatch}, x${batch / cpuBatch})`;
     for (const c of convShapes(batch)) {
       row(
         "Conv2DBackpropFilter",
@@ -251,9 +245,9 @@ export function formatBenchTable(rows: readonly Row[]): string {
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.kernel} | ${r.case} | ${r.baseline} | ${
-        r.baselineMs.toFixed(1)
-      } | ${r.oursMs.toFixed(1)} | ${r.speedup.toFixed(1)}x |`,
+      `| ${r.kernel} | ${r.case} | ${r.baseline} | ${r.baselineMs.toFixed(1)} | ${r.oursMs.toFixed(1)} | ${
+        r.speedup.toFixed(1)
+      }x |`,
     );
   }
   return lines.join("\n");

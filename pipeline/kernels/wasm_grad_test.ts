@@ -7,12 +7,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-layers";
-import {
-  registerWasmGradKernels,
-  restoreWasmKernels,
-  stockWasmKernel,
-  wasmGradKernelStatus,
-} from "./wasm_grad.ts";
+import { registerWasmGradKernels, restoreWasmKernels, stockWasmKernel, wasmGradKernelStatus } from "./wasm_grad.ts";
 
 tf.enableProdMode();
 
@@ -45,8 +40,7 @@ function rand(size: number, seed: number): Float32Array {
   return out;
 }
 
-const sizeOf = (shape: readonly number[]): number =>
-  shape.reduce((a, b) => a * b, 1);
+const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 interface Result {
   shape: number[];
@@ -142,9 +136,7 @@ function convOutputs(c: ConvCase): () => tf.Tensor[] {
     strides: c.strides,
     pad: c.pad,
     dataFormat: "NHWC" as const,
-    ...(c.dimRoundingMode === undefined
-      ? {}
-      : { dimRoundingMode: c.dimRoundingMode }),
+    ...(c.dimRoundingMode === undefined ? {} : { dimRoundingMode: c.dimRoundingMode }),
   };
   return () => {
     const x = tf.tensor4d(xv, c.x);
@@ -152,8 +144,7 @@ function convOutputs(c: ConvCase): () => tf.Tensor[] {
     const dy = tf.tensor4d(dyv, outShape);
     const outs: tf.Tensor[] = [];
     if (c.dimRoundingMode === undefined) {
-      const conv = (a: tf.Tensor, b: tf.Tensor) =>
-        tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad);
+      const conv = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad);
       outs.push(conv(x, f));
       outs.push(...tf.grads(conv)([x, f], dy));
     }
@@ -179,9 +170,7 @@ function convOutputs(c: ConvCase): () => tf.Tensor[] {
 }
 
 function convNames(c: ConvCase): string[] {
-  const names = c.dimRoundingMode === undefined
-    ? ["conv2d", "grad x", "grad filter"]
-    : [];
+  const names = c.dimRoundingMode === undefined ? ["conv2d", "grad x", "grad filter"] : [];
   names.push("Conv2DBackpropInput");
   if (typeof c.pad !== "object") names.push("conv2dTranspose");
   names.push("Conv2DBackpropFilter");
@@ -189,9 +178,9 @@ function convNames(c: ConvCase): string[] {
 }
 
 function convLabel(c: ConvCase): string {
-  return `x[${c.x}] f[${c.f}] s${JSON.stringify(c.strides)} pad ${
-    JSON.stringify(c.pad)
-  }${c.dimRoundingMode ? ` ${c.dimRoundingMode}` : ""}`;
+  return `x[${c.x}] f[${c.f}] s${JSON.stringify(c.strides)} pad ${JSON.stringify(c.pad)}${
+    c.dimRoundingMode ? ` ${c.dimRoundingMode}` : ""
+  }`;
 }
 
 // Every kernel size x stride x pad, cycling batch 1/3, channels 1/3/8 (in and
