@@ -7,7 +7,8 @@
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { atFullScale, type ExperimentConfig } from "../dsl/experiment.ts";
-import { runActiveLearning } from "./active_learning.ts";
+import { planExperiment, runActiveLearning } from "./active_learning.ts";
+import { openStore, type Store } from "./cache/mod.ts";
 import { parseBackend, selectBackend } from "./backend.ts";
 import type { ChecksumPolicy } from "./data/mod.ts";
 import { loadImageDataset } from "./datasets.ts";
@@ -25,6 +26,10 @@ Flags:
   --rounds N         override the number of acquisition rounds
   --out DIR          results directory (default results/<experiment name>)
   --no-download      never download missing data
+  --cache-dir DIR    stage cache (default results/.cache)
+  --no-cache         neither read nor write the cache
+  --refresh STAGE    recompute this stage kind or name even when cached (repeatable)
+  --dry-run          print the plan with cache hit/miss per stage, run nothing
   --help             this text`;
 
 /** Flags of the `exp` command. */
@@ -37,6 +42,10 @@ export interface CliFlags {
   readonly rounds?: number;
   readonly out?: string;
   readonly download: boolean;
+  readonly cacheDir: string;
+  readonly noCache: boolean;
+  readonly refresh: readonly string[];
+  readonly dryRun: boolean;
   /** Checksums to enforce on data files (programmatic only; default the official ones). */
   readonly checksums?: ChecksumPolicy;
 }
@@ -61,6 +70,10 @@ export function parseCli(args: readonly string[]): CliFlags | string {
         "rounds": { type: "string" },
         "out": { type: "string" },
         "no-download": { type: "boolean", default: false },
+        "cache-dir": { type: "string", default: "results/.cache" },
+        "no-cache": { type: "boolean", default: false },
+        "refresh": { type: "string", multiple: true, default: [] },
+        "dry-run": { type: "boolean", default: false },
         "help": { type: "boolean", default: false },
       },
     });
@@ -87,6 +100,10 @@ export function parseCli(args: readonly string[]): CliFlags | string {
     backend,
     full: v.full ?? false,
     download: !(v["no-download"] ?? false),
+    cacheDir: v["cache-dir"] ?? "results/.cache",
+    noCache: v["no-cache"] ?? false,
+    refresh: v.refresh ?? [],
+    dryRun: v["dry-run"] ?? false,
     ...(v["data-dir"] !== undefined ? { dataDir: v["data-dir"] } : {}),
     ...(v.out !== undefined ? { out: v.out } : {}),
     ...(seeds ? { seeds } : {}),
@@ -108,6 +125,44 @@ export interface CliResult {
   readonly outDir: string;
   readonly records: RoundRecord[];
   readonly executed: Record<string, number>;
+  readonly hits: Record<string, number>;
+}
+
+/** Prints every planned stage with "hit", "miss" or "refresh" (to stdout). */
+async function printPlan(
+  config: ExperimentConfig,
+  dataKey: string,
+  store: Store | undefined,
+  refresh: ReadonlySet<string>,
+): Promise<void> {
+  const plans = await planExperiment(config, dataKey);
+  let hits = 0, misses = 0;
+  const lines: string[] = [`plan of ${config.name} (data ${dataKey.slice(0, 12)}):`];
+  for (const plan of plans) {
+    lines.push(`run ${plan.acquisition} seed ${plan.seed}`);
+    const stages = [
+      plan.warmStart,
+      ...plan.rounds.flatMap((
+        r,
+      ) => [r.retrain, r.posterior, r.evaluate, ...(r.score ? [r.score] : []), ...(r.acquire ? [r.acquire] : [])]),
+    ];
+    for (const [i, p] of stages.entries()) {
+      const refreshed = refresh.has(p.stage.kind) || refresh.has(p.stage.name);
+      const cached = !refreshed && store !== undefined && (await store.has(p.key));
+      const why = refreshed
+        ? "refresh (--refresh)"
+        : store === undefined
+        ? "miss (--no-cache)"
+        : cached
+        ? "hit"
+        : "miss (not in cache)";
+      if (cached) hits++;
+      else misses++;
+      lines.push(`  ${String(i).padStart(3)} ${p.stage.name.padEnd(26)} ${p.key.slice(0, 12)}  ${why}`);
+    }
+  }
+  lines.push(`${hits} hit(s), ${misses} to run`);
+  console.log(lines.join("\n"));
 }
 
 /**
@@ -142,6 +197,14 @@ export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> 
     }`,
   );
 
+  const store = flags.noCache
+    ? undefined
+    : await openStore(flags.cacheDir, { warn: (m) => progress.line(`WARNING ${m}`) });
+  if (flags.dryRun) {
+    await printPlan(config, data.contentHash, store, new Set(flags.refresh));
+    return { outDir: "", records: [], executed: {}, hits: {} };
+  }
+
   const outDir = flags.out ?? `results/${config.name}`;
   await Deno.mkdir(outDir, { recursive: true });
   const partial = `${outDir}/rounds.jsonl.partial`;
@@ -150,6 +213,8 @@ export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> 
   const stats = await runActiveLearning(config, data, {
     progress,
     backend: backend.name,
+    ...(store ? { store } : {}),
+    refresh: new Set(flags.refresh),
     onRound: async (record) => {
       records.push(record);
       await Deno.writeTextFile(partial, JSON.stringify(record) + "\n", { append: true });
@@ -171,6 +236,7 @@ export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> 
     dataset: config.dataset,
     contentHash: data.contentHash,
     executed: stats.executed,
+    cacheHits: stats.hits,
     stageSeconds: stats.seconds,
     config,
   };
@@ -190,7 +256,10 @@ export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> 
   ]);
   progress.line(`done in ${formatDuration(wallSeconds)}; results in ${outDir}/`);
   if (tf.memory().numTensors > 0) progress.line(`  (${tf.memory().numTensors} tensors still allocated)`);
-  return { outDir, records, executed: stats.executed };
+  const ran = Object.entries(stats.executed).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
+  const hit = Object.entries(stats.hits).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
+  progress.line(`stages executed: ${ran}; restored from cache: ${hit}`);
+  return { outDir, records, executed: stats.executed, hits: stats.hits };
 }
 
 /**

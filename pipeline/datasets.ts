@@ -19,8 +19,6 @@ export interface DatasetOptions {
 /** An image data set ready for the AL loop. */
 export interface LoadedImages extends AlData {
   readonly labelNames: readonly string[];
-  /** sha256 identifying the files read: the root of every cache key. */
-  readonly contentHash: string;
 }
 
 /**

@@ -227,3 +227,53 @@ export function mcLogProbs(net: Net, feats: tf.Tensor, samples: number, rng: Rng
     return tf.transpose(tf.reshape(logp, [samples, n, c]), [1, 0, 2]) as tf.Tensor3D;
   });
 }
+
+/** A net's weights as named float32 arrays (`l<i>.kernel`, `l<i>.bias`), for the cache. */
+export async function netToArrays(
+  net: Net,
+): Promise<Record<string, { data: Float32Array; shape: number[] }>> {
+  const out: Record<string, { data: Float32Array; shape: number[] }> = {};
+  for (const [i, w] of net.weights.entries()) {
+    if (!w) continue;
+    out[`l${i}.kernel`] = { data: (await w.kernel.data()) as Float32Array, shape: [...w.kernel.shape] };
+    out[`l${i}.bias`] = { data: (await w.bias.data()) as Float32Array, shape: [...w.bias.shape] };
+  }
+  return out;
+}
+
+/**
+ * Rebuilds a net from arrays written by {@link netToArrays}.
+ *
+ * @param spec the architecture the arrays were made for
+ * @param arrays the weights
+ * @returns the net
+ * @throws Error naming the layer when an array is missing or has the wrong shape
+ */
+export function netFromArrays(
+  spec: NetSpec,
+  arrays: Readonly<Record<string, { readonly data: ArrayLike<number>; readonly shape: readonly number[] }>>,
+): Net {
+  const shapes = layerShapes(spec);
+  const weights: LayerWeights[] = [];
+  try {
+    spec.layers.forEach((layer, i) => {
+      if (layer.kind !== "conv2d" && layer.kind !== "dense") {
+        weights.push(null);
+        return;
+      }
+      const k = arrays[`l${i}.kernel`], b = arrays[`l${i}.bias`];
+      const units = (shapes[i] as number[])[(shapes[i] as number[]).length - 1] as number;
+      if (!k || !b || b.shape.length !== 1 || b.shape[0] !== units || k.shape[k.shape.length - 1] !== units) {
+        throw new Error(`Stored weights of layer ${i} (${layer.kind}) are missing or have the wrong shape`);
+      }
+      const kernel = tf.tensor(Float32Array.from(k.data), [...k.shape]);
+      const bias = tf.tensor(Float32Array.from(b.data), [...b.shape]);
+      weights.push({ kernel: tf.variable(kernel), bias: tf.variable(bias) });
+      tf.dispose([kernel, bias]);
+    });
+  } catch (e) {
+    disposeNet({ spec, weights });
+    throw e;
+  }
+  return { spec, weights };
+}

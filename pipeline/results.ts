@@ -19,6 +19,8 @@ export interface RoundRecord {
   /** Pool items acquired after this round's evaluation (train-set indices). */
   readonly acquired: readonly number[];
   readonly seconds: Readonly<Record<string, number>>;
+  /** Stage kinds of this round restored from the cache instead of run. */
+  readonly cacheHits: readonly string[];
   readonly trainImagesPerSecond: number;
   /** `tf.memory().numTensors` at the start of the round (leak check). */
   readonly numTensors: number;

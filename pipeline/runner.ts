@@ -1,11 +1,13 @@
 /**
- * The stage interpreter: runs a stage, times it, routes its progress and
- * warnings to stderr, and counts executions per stage kind.
+ * The stage interpreter: looks a planned stage up in the cache, runs it on a
+ * miss (or when refreshed), stores its output, routes its progress and
+ * warnings to stderr, and counts executions and hits per stage kind.
  *
  * @module
  */
 import * as E from "fp-ts/Either.js";
 import type { Stage, StageError, StageKind } from "../dsl/stage.ts";
+import type { Entry, EntryInput, Store } from "./cache/mod.ts";
 import type { Progress } from "./progress.ts";
 
 /** Raised at the edge when a stage returns a Left. */
@@ -16,17 +18,46 @@ export class StageFailure extends Error {
   }
 }
 
-/** Per-kind execution counters and accumulated seconds. */
+/** Per-kind counters: stages executed, cache hits, seconds spent executing. */
 export interface RunnerStats {
   readonly executed: Record<string, number>;
+  readonly hits: Record<string, number>;
   readonly seconds: Record<string, number>;
+}
+
+/** How a stage's output is stored in and restored from the cache. */
+export interface Codec<I, O> {
+  readonly encode: (out: O) => Promise<EntryInput> | EntryInput;
+  /** Rebuilds the output; gets the stage's input, e.g. to reattach a net. */
+  readonly decode: (entry: Entry, input: () => I) => O;
+}
+
+/** Cache policy of a runner. */
+export interface CachePolicy {
+  /** The store, or undefined for `--no-cache`. */
+  readonly store?: Store;
+  /** Stage kinds or names to recompute even when cached (`--refresh`). */
+  readonly refresh: ReadonlySet<string>;
 }
 
 /** Runs stages and keeps counters. */
 export interface Runner {
   readonly stats: RunnerStats;
-  /** Runs a stage; returns its output and the seconds it took. */
-  run<I, O>(stage: Stage<I, O>, input: I, label?: string): Promise<{ out: O; seconds: number }>;
+  /**
+   * Runs a stage (or restores it from the cache).
+   *
+   * @param stage the stage
+   * @param key its cache key (from the plan)
+   * @param input a thunk giving its input: only called when the stage runs or decodes
+   * @param codec how to store its output
+   * @returns its output, whether it came from the cache, and the seconds it took
+   */
+  run<I, O>(
+    stage: Stage<I, O>,
+    key: string,
+    input: () => I,
+    codec: Codec<I, O>,
+  ): Promise<{ out: O; hit: boolean; seconds: number }>;
 }
 
 /**
@@ -34,25 +65,46 @@ export interface Runner {
  *
  * @param progress where progress and warnings go
  * @param context text put before each progress message (e.g. "bald seed 0 round 3/10")
+ * @param cache store and refresh policy
  * @returns the runner
  */
-export function makeRunner(progress: Progress, context: () => string): Runner {
+export function makeRunner(progress: Progress, context: () => string, cache: CachePolicy): Runner {
   const executed: Record<string, number> = {};
+  const hits: Record<string, number> = {};
   const seconds: Record<string, number> = {};
+  const count = (table: Record<string, number>, kind: StageKind, by = 1) => {
+    table[kind] = (table[kind] ?? 0) + by;
+  };
   return {
-    stats: { executed, seconds },
-    async run<I, O>(stage: Stage<I, O>, input: I) {
+    stats: { executed, hits, seconds },
+    async run<I, O>(stage: Stage<I, O>, key: string, input: () => I, codec: Codec<I, O>) {
       const start = performance.now();
-      const result = await stage.run(input, {
+      const refresh = cache.refresh.has(stage.kind) || cache.refresh.has(stage.name);
+      if (cache.store && !refresh) {
+        const entry = await cache.store.get(key);
+        if (entry) {
+          try {
+            const out = codec.decode(entry, input);
+            count(hits, stage.kind);
+            return { out, hit: true, seconds: (performance.now() - start) / 1000 };
+          } catch (e) {
+            progress.line(
+              `WARNING cache entry ${key} of ${stage.name} cannot be used (${(e as Error).message}); recomputing`,
+            );
+            await cache.store.remove(key);
+          }
+        }
+      }
+      const result = await stage.run(input(), {
         progress: (m) => progress.tick(`${context()} | ${m}`),
         warn: (m) => progress.line(`WARNING ${context()} | ${m}`),
       })();
       const took = (performance.now() - start) / 1000;
-      const kind: StageKind = stage.kind;
-      executed[kind] = (executed[kind] ?? 0) + 1;
-      seconds[kind] = (seconds[kind] ?? 0) + took;
+      count(executed, stage.kind);
+      count(seconds, stage.kind, took);
       if (E.isLeft(result)) throw new StageFailure(result.left);
-      return { out: result.right, seconds: took };
+      if (cache.store) await cache.store.put(key, stage.name, await codec.encode(result.right));
+      return { out: result.right, hit: false, seconds: took };
     },
   };
 }

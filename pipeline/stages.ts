@@ -13,7 +13,7 @@ import type { NetSpec } from "../dsl/model.ts";
 import { type Stage, type StageContext, type StageError, stageError } from "../dsl/stage.ts";
 import { topK } from "./acquire.ts";
 import { createNet, disposeNet, features, mcLogProbs, type Net } from "./net.ts";
-import { makeRng, shuffled } from "./rng.ts";
+import { deriveSeed, makeRng, shuffled } from "./rng.ts";
 import { bald, maxEntropy, meanStd, type ScoreFn, variationRatios } from "./scores.ts";
 import { type ImageArray, imagesToTensor, trainNet } from "./train.ts";
 
@@ -172,33 +172,45 @@ export const scoreFunctions: Record<Exclude<AcquisitionName, "random">, ScoreFn>
   "mean-std": meanStd,
 };
 
+/** What a score stage returns: the pool items it scored, and their scores. */
+export interface Scored {
+  readonly candidates: number[];
+  readonly scores: Float64Array;
+}
+
 /**
- * Score: one score per candidate, streamed over chunks of {@link CHUNK}.
+ * Score: draws `poolSubset` random candidates from the pool (all when 0) and
+ * scores them, streamed over chunks of {@link CHUNK}.
  *
  * @param acquisition which function
- * @param seed seeds the dropout masks (and the random scores)
+ * @param seed seeds the candidate subset, the dropout masks and random scores
+ * @param poolSubset how many pool items to score (0: all)
  * @returns the stage
  */
 export function score(
   acquisition: AcquisitionName,
   seed: number,
+  poolSubset: number,
 ): Stage<
-  { readonly posterior: McDropoutPosterior; readonly images: ImageArray; readonly candidates: readonly number[] },
-  Float64Array
+  { readonly posterior: McDropoutPosterior; readonly images: ImageArray; readonly pool: readonly number[] },
+  Scored
 > {
   const name = `score/${acquisition}`;
   return {
     kind: "score",
     name,
     version: 1,
-    params: { acquisition, seed },
-    run: ({ posterior, images, candidates }, ctx) =>
+    params: { acquisition, seed, poolSubset },
+    run: ({ posterior, images, pool }, ctx) =>
       attempt(name, async () => {
         const rng = makeRng(seed);
+        const candidates = poolSubset > 0 && poolSubset < pool.length
+          ? shuffled(pool, rng).slice(0, poolSubset)
+          : [...pool];
         const out = new Float64Array(candidates.length);
         if (acquisition === "random") {
           for (let i = 0; i < out.length; i++) out[i] = rng.next();
-          return out;
+          return { candidates, scores: out };
         }
         const fn = scoreFunctions[acquisition];
         const start = performance.now();
@@ -216,7 +228,7 @@ export function score(
             `score ${done}/${candidates.length} ${(done / ((performance.now() - start) / 1000)).toFixed(0)} items/s`,
           );
         }
-        return out;
+        return { candidates, scores: out };
       }),
   };
 }
@@ -229,7 +241,7 @@ export function score(
  */
 export function acquireTopK(
   k: number,
-): Stage<{ readonly candidates: readonly number[]; readonly scores: Float64Array }, number[]> {
+): Stage<Scored, number[]> {
   const name = "acquire/top-k";
   return {
     kind: "acquire",
@@ -251,24 +263,29 @@ export interface Metrics {
 
 /**
  * Evaluate: accuracy and NLL of the MC-averaged predictive on test items.
+ * The test subset is the same for every run (drawn with a fixed seed), so
+ * curves are comparable.
  *
  * @param seed seeds the dropout masks
+ * @param testSubset how many test items (0: all)
  * @returns the stage
  */
 export function evaluate(
   seed: number,
-): Stage<
-  { readonly posterior: McDropoutPosterior; readonly test: LabelledImages; readonly indices: readonly number[] },
-  Metrics
-> {
+  testSubset: number,
+): Stage<{ readonly posterior: McDropoutPosterior; readonly test: LabelledImages }, Metrics> {
   const name = "evaluate/mc-average";
   return {
     kind: "evaluate",
     name,
     version: 1,
-    params: { seed },
-    run: ({ posterior, test, indices }) =>
+    params: { seed, testSubset },
+    run: ({ posterior, test }) =>
       attempt(name, async () => {
+        const all = Array.from({ length: test.y.length }, (_, i) => i);
+        const indices = testSubset > 0 && testSubset < all.length
+          ? shuffled(all, makeRng(deriveSeed(0, "test-subset"))).slice(0, testSubset).sort((a, b) => a - b)
+          : all;
         const rng = makeRng(seed);
         let correct = 0;
         let nll = 0;

@@ -14,7 +14,7 @@ Deno.test("a tiny experiment runs end to end, reproducibly, without leaking tens
   const dir = await Deno.makeTempDir({ prefix: "dbal-e2e-" });
   try {
     const checksums = await writeTinyMnist(`${dir}/data`, 300, 100);
-    const run = (out: string) =>
+    const run = (out: string, cache = "cache") =>
       runExperimentCommand({
         file: "tests/tiny_mnist.ts",
         backend: "wasm",
@@ -23,6 +23,10 @@ Deno.test("a tiny experiment runs end to end, reproducibly, without leaking tens
         download: false,
         checksums,
         out: `${dir}/${out}`,
+        cacheDir: `${dir}/${cache}`,
+        noCache: false,
+        refresh: [],
+        dryRun: false,
       });
     const first = await run("a");
     const records = first.records;
@@ -54,10 +58,23 @@ Deno.test("a tiny experiment runs end to end, reproducibly, without leaking tens
     assert((await Deno.readTextFile(`${dir}/a/learning-curve.svg`)).startsWith("<svg"));
     const meta = JSON.parse(await Deno.readTextFile(`${dir}/a/meta.json`));
     assertEquals(meta.backend, "wasm");
-    // Same seed, same backend: the same acquired items and accuracies.
+    // Rerun on the same cache: no stage executes, every result is identical.
     const second = await run("b");
+    assertEquals(second.executed, {});
+    assertEquals(second.hits, {
+      "warm-start": 2,
+      "retrain": 6,
+      "fit-posterior": 6,
+      "evaluate": 6,
+      "score": 4,
+      "acquire": 4,
+    });
     assertEquals(second.records.map((r) => r.acquired), records.map((r) => r.acquired));
     assertEquals(second.records.map((r) => r.accuracy), records.map((r) => r.accuracy));
+    // Same seed, same backend, fresh cache: the same acquired items and accuracies.
+    const third = await run("c", "cache2");
+    assertEquals(third.records.map((r) => r.acquired), records.map((r) => r.acquired));
+    assertEquals(third.records.map((r) => r.accuracy), records.map((r) => r.accuracy));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -117,7 +134,18 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "dbal-real-" });
     try {
       const out = await new Deno.Command(deno, {
-        args: ["run", "-A", "pipeline/cli.ts", "tests/tiny_mnist.ts", "--data-dir", real!, "--out", dir],
+        args: [
+          "run",
+          "-A",
+          "pipeline/cli.ts",
+          "tests/tiny_mnist.ts",
+          "--data-dir",
+          real!,
+          "--out",
+          dir,
+          "--cache-dir",
+          `${dir}/cache`,
+        ],
         stdout: "piped",
         stderr: "piped",
       }).output();
