@@ -14,7 +14,8 @@ import type { ChecksumPolicy } from "./data/mod.ts";
 import { loadImageDataset } from "./datasets.ts";
 import { ConfigError, loadExperimentFile } from "./experiment_file.ts";
 import { formatDuration, makeProgress } from "./progress.ts";
-import { learningCurveSvg, readRounds, type RoundRecord, summaryMarkdown, writeTextAtomic } from "./results.ts";
+import { reportHeader, writeReport } from "./report.ts";
+import { type RoundRecord, writeTextAtomic } from "./results.ts";
 
 const usage = `Usage: deno task exp <experiment.ts|.yaml> [flags]
 
@@ -241,38 +242,13 @@ export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> 
     config,
   };
   await writeTextAtomic(`${outDir}/meta.json`, JSON.stringify(meta, null, 2) + "\n");
-  await writeReport(outDir, [
-    `# ${config.name}`,
-    "",
-    config.description ?? "",
-    "",
-    `- command: \`${command}\``,
-    `- backend: ${backend.name}, ${backend.threads} thread(s); wall time ${formatDuration(wallSeconds)}`,
-    `- commit: ${meta.commit ?? "unknown"}; started ${meta.started}`,
-    `- pool subset ${config.poolSubset || "all"}, test items ${config.testSubset || "all"}, ` +
-    `MC samples ${config.mcSamples}, ${config.train.epochs} epochs per round, ${config.acquireSize} acquired per round`,
-    "",
-    "![learning curve](learning-curve.svg)",
-  ]);
+  await writeReport(outDir, reportHeader(meta, config.name));
   progress.line(`done in ${formatDuration(wallSeconds)}; results in ${outDir}/`);
   if (tf.memory().numTensors > 0) progress.line(`  (${tf.memory().numTensors} tensors still allocated)`);
   const ran = Object.entries(stats.executed).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
   const hit = Object.entries(stats.hits).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
   progress.line(`stages executed: ${ran}; restored from cache: ${hit}`);
   return { outDir, records, executed: stats.executed, hits: stats.hits };
-}
-
-/**
- * Regenerates `summary.md` and `learning-curve.svg` from `rounds.jsonl`.
- *
- * @param outDir the experiment's results folder
- * @param header lines put above the summary table
- */
-export async function writeReport(outDir: string, header: readonly string[]): Promise<void> {
-  const records = await readRounds(`${outDir}/rounds.jsonl`);
-  await writeTextAtomic(`${outDir}/summary.md`, summaryMarkdown(records, header));
-  const name = records[0]?.experiment ?? outDir;
-  await writeTextAtomic(`${outDir}/learning-curve.svg`, learningCurveSvg(records, name));
 }
 
 if (import.meta.main) {

@@ -58,6 +58,18 @@ Deno.test("a tiny experiment runs end to end, reproducibly, without leaking tens
     assert((await Deno.readTextFile(`${dir}/a/learning-curve.svg`)).startsWith("<svg"));
     const meta = JSON.parse(await Deno.readTextFile(`${dir}/a/meta.json`));
     assertEquals(meta.backend, "wasm");
+    // `deno task report` regenerates the same summary and plot from the JSONL.
+    const svg = await Deno.readTextFile(`${dir}/a/learning-curve.svg`);
+    await Deno.remove(`${dir}/a/summary.md`);
+    await Deno.remove(`${dir}/a/learning-curve.svg`);
+    const report = await new Deno.Command(deno, {
+      args: ["run", "-A", "pipeline/report.ts", `${dir}/a`],
+      stderr: "piped",
+    })
+      .output();
+    assertEquals(report.code, 0, new TextDecoder().decode(report.stderr));
+    assertEquals(await Deno.readTextFile(`${dir}/a/summary.md`), summary);
+    assertEquals(await Deno.readTextFile(`${dir}/a/learning-curve.svg`), svg);
     // Rerun on the same cache: no stage executes, every result is identical.
     const second = await run("b");
     assertEquals(second.executed, {});

@@ -1,0 +1,68 @@
+/**
+ * `deno task report <results dir>`: regenerates `summary.md` and
+ * `learning-curve.svg` from `rounds.jsonl` (and `meta.json` when present).
+ *
+ * @module
+ */
+import { learningCurveSvg, readRounds, summaryMarkdown, writeTextAtomic } from "./results.ts";
+import { formatDuration } from "./progress.ts";
+
+/**
+ * Header lines of a summary, from an experiment's `meta.json`.
+ *
+ * @param meta the parsed meta.json (or undefined)
+ * @param name the experiment's name
+ * @returns markdown lines
+ */
+export function reportHeader(meta: Record<string, unknown> | undefined, name: string): string[] {
+  if (!meta) return [`# ${name}`];
+  const config = (meta.config ?? {}) as Record<string, unknown>;
+  const train = (config.train ?? {}) as Record<string, unknown>;
+  return [
+    `# ${name}`,
+    "",
+    String(config.description ?? ""),
+    "",
+    `- command: \`${meta.command}\``,
+    `- backend: ${meta.backend}, ${meta.threads} thread(s); wall time ${formatDuration(Number(meta.wallSeconds))}`,
+    `- commit: ${meta.commit ?? "unknown"}; started ${meta.started}`,
+    `- pool subset ${config.poolSubset || "all"}, test items ${config.testSubset || "all"}, ` +
+    `MC samples ${config.mcSamples}, ${train.epochs} epochs per round, ${config.acquireSize} acquired per round`,
+    "",
+    "![learning curve](learning-curve.svg)",
+  ];
+}
+
+/**
+ * Regenerates `summary.md` and `learning-curve.svg` from `rounds.jsonl`.
+ *
+ * @param outDir the experiment's results folder
+ * @param header lines put above the summary table
+ */
+export async function writeReport(outDir: string, header: readonly string[]): Promise<void> {
+  const records = await readRounds(`${outDir}/rounds.jsonl`);
+  await writeTextAtomic(`${outDir}/summary.md`, summaryMarkdown(records, header));
+  const name = records[0]?.experiment ?? outDir;
+  await writeTextAtomic(`${outDir}/learning-curve.svg`, learningCurveSvg(records, name));
+}
+
+if (import.meta.main) {
+  const dir = Deno.args[0];
+  if (!dir || Deno.args.length !== 1) {
+    console.error("Usage: deno task report <results dir holding rounds.jsonl>");
+    Deno.exit(2);
+  }
+  let meta: Record<string, unknown> | undefined;
+  try {
+    meta = JSON.parse(await Deno.readTextFile(`${dir}/meta.json`));
+  } catch {
+    meta = undefined;
+  }
+  try {
+    await writeReport(dir, reportHeader(meta, String(meta?.experiment ?? dir)));
+    console.error(`report: wrote ${dir}/summary.md and ${dir}/learning-curve.svg`);
+  } catch (e) {
+    console.error(`report: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}
