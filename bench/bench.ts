@@ -167,7 +167,7 @@ const table = [
     } | ${ratio} |`;
   }),
   "",
-  `Peak RSS of the process: ${(Deno.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (at the end).`,
+  `RSS of the process at the end: ${(Deno.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB.`,
 ];
 console.log(table.join("\n"));
 await Deno.mkdir("results/bench", { recursive: true });
