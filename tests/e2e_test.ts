@@ -138,6 +138,33 @@ Deno.test("a bad YAML experiment is rejected before any work, naming every field
   }
 });
 
+Deno.test("a bad TypeScript experiment is rejected with every field path", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dbal-bad-ts-" });
+  try {
+    const { default: tiny } = await import("./tiny_mnist.ts");
+    const bad = { ...tiny, mcSamples: 0, seeds: "0", train: { ...tiny.train, epochs: 2.5 }, posterior: "mc" };
+    await Deno.writeTextFile(`${dir}/bad.ts`, `export default ${JSON.stringify(bad)};\n`);
+    const out = await new Deno.Command(deno, {
+      args: ["run", "-A", "pipeline/cli.ts", `${dir}/bad.ts`, "--out", `${dir}/out`],
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 2, err);
+    for (
+      const text of [
+        "mcSamples: expected an integer >= 1",
+        "seeds: expected",
+        "train.epochs: expected an integer >= 1",
+        "posterior: unknown field",
+      ]
+    ) {
+      assert(err.includes(`bad.ts: ${text}`), `stderr does not name "${text}":\n${err}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 const real = realDataDir("mnist/t10k-labels-idx1-ubyte.gz");
 Deno.test({
   name: "the tiny experiment runs on the real MNIST through the command line",
