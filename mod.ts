@@ -3,10 +3,11 @@
  *
  * @example
  * ```ts
- * import { experiment, galCnn } from "./mod.ts";
+ * import { bald, experiment, galCnn, mcDropout, strategy, topK } from "./mod.ts";
  * const exp = experiment({
- *   name: "tiny", dataset: "mnist", model: galCnn(10), initialPerClass: 2, acquireSize: 10,
- *   acquisitions: ["bald"], rounds: 2, poolSubset: 500, testSubset: 500, mcSamples: 10, seeds: [0],
+ *   name: "tiny", dataset: "mnist", model: galCnn(10), initialPerClass: 2,
+ *   strategies: [strategy({ posterior: mcDropout({ samples: 10 }), score: bald, acquire: topK(10) })],
+ *   rounds: 2, poolSubset: 500, testSubset: 500, seeds: [0],
  *   train: { epochs: 5, batchSize: 32, learningRate: 1e-3, weightDecay: 0, init: "scratch" },
  * });
  * console.assert(exp.rounds === 2);
@@ -18,3 +19,6 @@ export * from "./dsl/experiment.ts";
 export * from "./dsl/model.ts";
 export * from "./dsl/stage.ts";
 export * from "./dsl/codecs.ts";
+export * from "./dsl/strategy.ts";
+export type { LogProbs, ScoreFn } from "./dsl/scores.ts";
+export type { FitInput, Posterior, PosteriorImpl } from "./pipeline/posterior.ts";

@@ -60,7 +60,18 @@ export const DropRate = t.brand(
   "Probability",
 );
 
+interface UnitIntervalBrand {
+  readonly UnitInterval: unique symbol;
+}
+/** A number in (0, 1], e.g. a target accuracy. */
+export const UnitInterval = t.brand(
+  t.number,
+  (n): n is t.Branded<number, UnitIntervalBrand> => Number.isFinite(n) && n > 0 && n <= 1,
+  "UnitInterval",
+);
+
 const expectations: Record<string, string> = {
+  UnitInterval: "a number in (0, 1]",
   PositiveInt: "an integer >= 1",
   NonNegativeInt: "an integer >= 0",
   PositiveNumber: "a number > 0",
@@ -93,10 +104,9 @@ export function formatDecodeErrors(errors: t.Errors): string[] {
     const expected = name.length > 100 ? `${name.slice(0, 97)}...` : name;
     const where = path.length > 0 ? path.join(".") : keys.length > 0 ? keys.join(".") : "(root)";
     lines.add(
-      e.message ??
-        (e.value === undefined
+      e.message !== undefined ? `${where}: ${e.message}` : (e.value === undefined
           ? `${where}: required field is missing (expected ${expected})`
-          : `${where}: expected ${expected}, got ${JSON.stringify(e.value)}`),
+        : `${where}: expected ${expected}, got ${JSON.stringify(e.value)}`),
     );
   }
   return [...lines];

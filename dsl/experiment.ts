@@ -9,8 +9,16 @@
 import * as E from "fp-ts/Either.js";
 import { pipe } from "fp-ts/function.js";
 import * as t from "io-ts";
-import { formatDecodeErrors, NonNegativeInt, NonNegativeNumber, PositiveInt, PositiveNumber } from "./codecs.ts";
+import {
+  formatDecodeErrors,
+  NonNegativeInt,
+  NonNegativeNumber,
+  PositiveInt,
+  PositiveNumber,
+  UnitInterval,
+} from "./codecs.ts";
 import { NetSpec } from "./model.ts";
+import { mcDropout, scoresByName, type Strategy, strategy, StrategyCodec, topK } from "./strategy.ts";
 
 /** Acquisition functions known by name. */
 export const AcquisitionName = t.keyof({
@@ -47,10 +55,25 @@ const ScaleFields = {
   poolSubset: NonNegativeInt,
   /** Test items evaluated per round; 0 evaluates the whole test set. */
   testSubset: NonNegativeInt,
-  mcSamples: PositiveInt,
   seeds: t.array(t.Int),
   train: TrainConfig,
 };
+
+/**
+ * When a run stops early (it always stops after `rounds` acquisition rounds):
+ * once the labelled set reaches `labels` items (the last acquisition is cut
+ * to fit), or once test accuracy reaches `accuracy`.
+ */
+export const StopConfig = t.partial({ labels: PositiveInt, accuracy: UnitInterval });
+/** Early-stop conditions. */
+export type StopConfig = t.TypeOf<typeof StopConfig>;
+
+/**
+ * A parameter grid: dotted paths into the experiment (e.g.
+ * `train.learningRate`) and the values to try. Each point of the product is a
+ * variant of the experiment, run with every strategy and seed.
+ */
+export const GridConfig = t.record(t.string, t.array(t.unknown));
 
 /** The experiment configuration. */
 export const ExperimentConfig = t.intersection([
@@ -60,14 +83,21 @@ export const ExperimentConfig = t.intersection([
     model: NetSpec,
     /** Initial labelled items per class (balanced warm start). */
     initialPerClass: PositiveInt,
-    /** Items acquired per round. */
-    acquireSize: PositiveInt,
-    acquisitions: t.array(AcquisitionName),
     ...ScaleFields,
   }),
   t.partial({
+    /** Strategies as values (TypeScript) or by part names (YAML). */
+    strategies: t.array(StrategyCodec),
+    /** Shorthand: these scores, each with MC dropout (`mcSamples`) and top-k (`acquireSize`). */
+    acquisitions: t.array(AcquisitionName),
+    /** Items acquired per round by the `acquisitions` shorthand. */
+    acquireSize: PositiveInt,
+    /** MC-dropout samples T of the `acquisitions` shorthand. */
+    mcSamples: PositiveInt,
+    stop: StopConfig,
+    grid: GridConfig,
     /** Overrides applied by `--full`: the paper's scale. */
-    full: t.partial(ScaleFields),
+    full: t.partial({ ...ScaleFields, mcSamples: PositiveInt }),
     description: t.string,
   }),
 ]);
@@ -83,6 +113,10 @@ const topLevelKeys = new Set([
   "initialPerClass",
   "acquireSize",
   "acquisitions",
+  "strategies",
+  "mcSamples",
+  "stop",
+  "grid",
   "full",
   "description",
   ...Object.keys(ScaleFields),
@@ -116,7 +150,28 @@ function checkConsistency(c: ExperimentConfig): string[] {
   if (!/^[a-z0-9][a-z0-9._-]*$/i.test(c.name)) {
     problems.push(`name: expected letters, digits, '.', '_' or '-', got ${JSON.stringify(c.name)}`);
   }
-  if (c.acquisitions.length === 0) problems.push("acquisitions: expected at least one acquisition function");
+  const shorthand = c.acquisitions ?? [];
+  if (shorthand.length === 0 && (c.strategies ?? []).length === 0) {
+    problems.push("strategies: expected at least one strategy (or names in acquisitions)");
+  }
+  if (shorthand.length > 0) {
+    if (c.mcSamples === undefined) problems.push("mcSamples: required with acquisitions (the MC-dropout samples T)");
+    if (c.acquireSize === undefined) problems.push("acquireSize: required with acquisitions (items per round)");
+  }
+  const seen = new Map<string, string>();
+  const named = [
+    ...(c.strategies ?? []).map((s, i) => [s.name, `strategies.${i}.name`] as const),
+    ...shorthand.map((a, i) => [a, `acquisitions.${i}`] as const),
+  ];
+  for (const [name, path] of named) {
+    const first = seen.get(name);
+    if (first !== undefined) {
+      problems.push(`${path}: strategy name ${JSON.stringify(name)} is already used by ${first}; name each one`);
+    } else seen.set(name, path);
+    if (!/^[a-z0-9][a-z0-9._-]*$/i.test(name)) {
+      problems.push(`${path}: strategy names use letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`);
+    }
+  }
   if (c.seeds.length === 0) problems.push("seeds: expected at least one seed");
   c.model.layers.forEach((layer, i) => {
     if (layer.kind === "dropout" && !(layer.rate >= 0 && layer.rate < 1)) {
@@ -149,4 +204,85 @@ export function experiment(config: ExperimentInput): ExperimentInput {
  */
 export function atFullScale(config: ExperimentConfig): ExperimentConfig {
   return { ...config, ...(config.full ?? {}) };
+}
+
+/**
+ * Every strategy of an experiment: the explicit ones, then one per name in
+ * the `acquisitions` shorthand (MC dropout with `mcSamples`, top-k with
+ * `acquireSize`).
+ *
+ * @param config a decoded experiment
+ * @returns the strategies, in order
+ */
+export function strategiesOf(config: ExperimentConfig): Strategy[] {
+  const shorthand = (config.acquisitions ?? []).map((name) =>
+    strategy({
+      posterior: mcDropout({ samples: config.mcSamples ?? 1 }),
+      score: scoresByName[name] as NonNullable<(typeof scoresByName)[string]>,
+      acquire: topK(config.acquireSize ?? 1),
+    })
+  );
+  return [...(config.strategies ?? []), ...shorthand];
+}
+
+/** One point of an experiment's grid. */
+export interface Variant {
+  /** `path=value` pairs joined by commas; "" when there is no grid. */
+  readonly label: string;
+  readonly config: ExperimentConfig;
+}
+
+function getPath(value: unknown, path: readonly string[]): { found: boolean; value: unknown } {
+  let v: unknown = value;
+  for (const k of path) {
+    if (typeof v !== "object" || v === null || !(k in v)) return { found: false, value: undefined };
+    v = (v as Record<string, unknown>)[k];
+  }
+  return { found: true, value: v };
+}
+
+function setPath(value: unknown, path: readonly string[], to: unknown): unknown {
+  if (path.length === 0) return to;
+  const [head, ...rest] = path as [string, ...string[]];
+  const obj = Array.isArray(value) ? [...value] : { ...(value as Record<string, unknown>) };
+  (obj as Record<string, unknown>)[head] = setPath((obj as Record<string, unknown>)[head], rest, to);
+  return obj;
+}
+
+/**
+ * Expands an experiment's grid into its variants (the product of every
+ * path's values, in the order written), each decoded again so a bad value
+ * is reported with its grid path. No grid gives one variant, labelled "".
+ *
+ * @param config a decoded experiment
+ * @returns the variants, or every problem with its path
+ */
+export function expandGrid(config: ExperimentConfig): E.Either<string[], Variant[]> {
+  const grid = Object.entries(config.grid ?? {});
+  const { grid: _omit, ...base } = config;
+  const encoded = ExperimentConfig.encode(base as ExperimentConfig);
+  const problems: string[] = [];
+  for (const [path, values] of grid) {
+    if (path === "grid" || path.startsWith("grid.") || path === "name" || path.startsWith("full")) {
+      problems.push(`grid.${path}: this field cannot vary in a grid`);
+    } else if (!getPath(encoded, path.split(".")).found) {
+      problems.push(`grid.${path}: no such field in the experiment (a grid path must name an existing field)`);
+    }
+    if (values.length === 0) problems.push(`grid.${path}: expected at least one value`);
+  }
+  if (problems.length > 0) return E.left(problems);
+  let points: { label: string[]; value: unknown }[] = [{ label: [], value: encoded }];
+  for (const [path, values] of grid) {
+    points = points.flatMap((p) =>
+      values.map((v) => ({ label: [...p.label, `${path}=${JSON.stringify(v)}`], value: setPath(p.value, path.split("."), v) }))
+    );
+  }
+  const variants: Variant[] = [];
+  for (const p of points) {
+    const label = p.label.join(",");
+    const decoded = decodeExperiment(p.value);
+    if (E.isLeft(decoded)) problems.push(...decoded.left.map((m) => `grid (variant ${label}): ${m}`));
+    else variants.push({ label, config: decoded.right });
+  }
+  return problems.length > 0 ? E.left(problems) : E.right(variants);
 }

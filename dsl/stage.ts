@@ -53,5 +53,7 @@ export interface Stage<I, O> {
   readonly version: number;
   /** JSON-serialisable parameters: part of the stage's identity. */
   readonly params: Readonly<Record<string, unknown>>;
+  /** Source text of user-supplied code the stage runs; its hash joins the cache key. */
+  readonly code?: string;
   readonly run: (input: I, ctx: StageContext) => TE.TaskEither<StageError, O>;
 }

@@ -7,14 +7,16 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { ExperimentConfig } from "../dsl/experiment.ts";
+import { type ExperimentConfig, expandGrid, type Variant } from "../dsl/experiment.ts";
+import type { PosteriorDef } from "../dsl/strategy.ts";
 import type { Store } from "./cache/mod.ts";
 import { disposeNet, type Net, netFromArrays, netToArrays } from "./net.ts";
-import { planRun, type RunPlan } from "./plan.ts";
+import { planExperiment } from "./plan.ts";
+import { type FitInput, type Posterior, posteriorImpl } from "./posterior.ts";
 import { formatDuration, type Progress } from "./progress.ts";
 import type { RoundRecord } from "./results.ts";
 import { type Codec, makeRunner, type RunnerStats } from "./runner.ts";
-import type { LabelledImages, McDropoutPosterior, Metrics, Scored } from "./stages.ts";
+import type { LabelledImages, Metrics, Scored } from "./stages.ts";
 
 /** An image data set split for AL. */
 export interface AlData {
@@ -73,10 +75,13 @@ function fitCodec(config: ExperimentConfig): Codec<unknown, { net: Net; imagesPe
   };
 }
 
-const posteriorCodec: Codec<Net, McDropoutPosterior> = {
-  encode: (out) => ({ json: { kind: "mc-dropout", samples: out.samples } }),
-  decode: (entry, input) => ({ net: input(), samples: (entry.json as { samples: number }).samples }),
-};
+/** Caches a posterior through its implementation's save/load; none means "always fit". */
+function posteriorCodec(def: PosteriorDef): Codec<FitInput, Posterior> | undefined {
+  const impl = posteriorImpl(def);
+  const { save, load } = impl;
+  if (!save || !load) return undefined;
+  return { encode: (out) => save.call(impl, out), decode: (entry, input) => load.call(impl, entry, input()) };
+}
 
 const metricsCodec: Codec<unknown, Metrics> = {
   encode: (out) => ({ json: out }),
@@ -98,22 +103,21 @@ const scoredCodec: Codec<unknown, Scored> = {
 };
 
 /**
- * Plans every (acquisition, seed) run of an experiment.
+ * Expands the grid of an experiment, throwing on a bad grid.
  *
- * @param config the experiment
- * @param dataKey the data set's content hash
- * @returns one plan per run
+ * @param config the decoded experiment
+ * @returns its variants
  */
-export function planExperiment(config: ExperimentConfig, dataKey: string): Promise<RunPlan[]> {
-  return Promise.all(
-    config.acquisitions.flatMap((acquisition) =>
-      config.seeds.map((seed) => planRun(config, dataKey, acquisition, seed))
-    ),
-  );
+export function variantsOf(config: ExperimentConfig): Variant[] {
+  const expanded = expandGrid(config);
+  if (expanded._tag === "Left") throw new Error(`invalid grid:\n  ${expanded.left.join("\n  ")}`);
+  return expanded.right;
 }
 
 /**
- * Runs every (acquisition, seed) pair of the experiment.
+ * Runs every (variant, strategy, seed) run of the experiment: warm start,
+ * then per round retrain -> fit-posterior -> evaluate -> score -> acquire,
+ * until the last round, the label budget or the target accuracy.
  *
  * @param config the decoded experiment (already at the chosen scale)
  * @param data train (labelled set + pool) and test images
@@ -130,15 +134,18 @@ export async function runActiveLearning(
     ...(opts.store ? { store: opts.store } : {}),
     refresh: opts.refresh ?? new Set(),
   });
-  const plans = await planExperiment(config, data.contentHash);
-  const totalRounds = plans.length * (config.rounds + 1);
+  const plans = await planExperiment(variantsOf(config), data.contentHash, data.classes);
+  let total = plans.reduce((n, p) => n + p.rounds.length, 0);
   let doneRounds = 0;
   const start = performance.now();
-  const fit = fitCodec(config);
 
   for (const [runIndex, plan] of plans.entries()) {
-    const { acquisition, seed } = plan;
-    where = `${acquisition} seed ${seed}`;
+    const { strategy, seed, variant } = plan;
+    const cfg = plan.config;
+    const fit = fitCodec(cfg);
+    const postCodec = posteriorCodec(strategy.posterior);
+    const label = `${strategy.name}${variant ? ` [${variant}]` : ""} seed ${seed}`;
+    where = label;
     const split = await runner.run(
       plan.warmStart.stage,
       plan.warmStart.key,
@@ -151,9 +158,9 @@ export async function runActiveLearning(
     try {
       for (const step of plan.rounds) {
         const round = step.round;
-        where = `run ${runIndex + 1}/${plans.length} ${acquisition} seed ${seed} round ${round}/${config.rounds}`;
+        where = `run ${runIndex + 1}/${plans.length} ${label} round ${round}/${cfg.rounds}`;
         const numTensors = tf.memory().numTensors;
-        const from = config.train.init === "previous" ? previous : undefined;
+        const from = cfg.train.init === "previous" ? previous : undefined;
         const fitted = await runner.run(
           step.retrain.stage,
           step.retrain.key,
@@ -163,38 +170,49 @@ export async function runActiveLearning(
         if (previous && previous !== fitted.out.net) disposeNet(previous);
         previous = fitted.out.net;
         const net = fitted.out.net;
-        const posterior = await runner.run(step.posterior.stage, step.posterior.key, () => net, posteriorCodec);
-        const evaluated = await runner.run(
-          step.evaluate.stage,
-          step.evaluate.key,
-          () => ({ posterior: posterior.out, test: data.test }),
-          metricsCodec,
-        );
+        const fitInput = () => ({ net, images: data.train, labelled, classes: data.classes, seed: 0 });
+        const posterior = await runner.run(step.posterior.stage, step.posterior.key, fitInput, postCodec);
         let acquired: number[] = [];
-        const seconds: Record<string, number> = { retrain: fitted.seconds, evaluate: evaluated.seconds };
-        const hits: string[] = [
-          ...(fitted.hit ? ["retrain"] : []),
-          ...(posterior.hit ? ["fit-posterior"] : []),
-          ...(evaluated.hit ? ["evaluate"] : []),
-        ];
-        if (step.score && step.acquire) {
-          const currentPool = pool;
-          const scored = await runner.run(
-            step.score.stage,
-            step.score.key,
-            () => ({ posterior: posterior.out, images: data.train, pool: currentPool }),
-            scoredCodec,
+        let evaluated;
+        let reached = false;
+        const seconds: Record<string, number> = {};
+        const hits: string[] = [];
+        try {
+          evaluated = await runner.run(
+            step.evaluate.stage,
+            step.evaluate.key,
+            () => ({ posterior: posterior.out, test: data.test }),
+            metricsCodec,
           );
-          const picked = await runner.run(step.acquire.stage, step.acquire.key, () => scored.out, indicesCodec);
-          acquired = picked.out;
-          seconds.score = scored.seconds;
-          seconds.acquire = picked.seconds;
-          if (scored.hit) hits.push("score");
-          if (picked.hit) hits.push("acquire");
+          seconds.retrain = fitted.seconds;
+          seconds["fit-posterior"] = posterior.seconds;
+          seconds.evaluate = evaluated.seconds;
+          if (fitted.hit) hits.push("retrain");
+          if (posterior.hit) hits.push("fit-posterior");
+          if (evaluated.hit) hits.push("evaluate");
+          reached = cfg.stop?.accuracy !== undefined && evaluated.out.accuracy >= cfg.stop.accuracy;
+          if (step.score && step.acquire && !reached) {
+            const currentPool = pool;
+            const scored = await runner.run(
+              step.score.stage,
+              step.score.key,
+              () => ({ posterior: posterior.out, images: data.train, pool: currentPool }),
+              scoredCodec,
+            );
+            const picked = await runner.run(step.acquire.stage, step.acquire.key, () => scored.out, indicesCodec);
+            acquired = picked.out.slice(0, step.take ?? picked.out.length);
+            seconds.score = scored.seconds;
+            seconds.acquire = picked.seconds;
+            if (scored.hit) hits.push("score");
+            if (picked.hit) hits.push("acquire");
+          }
+        } finally {
+          posterior.out.dispose();
         }
         const record: RoundRecord = {
-          experiment: config.name,
-          acquisition,
+          experiment: cfg.name,
+          acquisition: strategy.name,
+          ...(variant ? { variant } : {}),
           seed,
           round,
           labelled: labelled.length,
@@ -211,19 +229,23 @@ export async function runActiveLearning(
         const taken = new Set(acquired);
         labelled.push(...acquired);
         pool = pool.filter((i) => !taken.has(i));
-        if (config.train.init === "scratch") {
+        if (cfg.train.init === "scratch") {
           disposeNet(previous);
           previous = undefined;
         }
         doneRounds++;
+        const stopped = reached && step.score !== undefined;
+        if (stopped) total -= plan.rounds.length - round - 1;
         const elapsed = (performance.now() - start) / 1000;
         opts.progress.line(
           `${where} | labelled ${record.labelled} accuracy ${(100 * record.accuracy).toFixed(2)}%` +
             `${hits.length > 0 ? ` (cached: ${hits.join(", ")})` : ""} | ` +
-            `${doneRounds}/${totalRounds} rounds, ETA ${
-              formatDuration((elapsed / doneRounds) * (totalRounds - doneRounds))
-            }`,
+            `${doneRounds}/${total} rounds, ETA ${formatDuration((elapsed / doneRounds) * (total - doneRounds))}`,
         );
+        if (stopped) {
+          opts.progress.line(`${where} | target accuracy ${cfg.stop?.accuracy} reached: run stops`);
+          break;
+        }
       }
     } finally {
       if (previous) disposeNet(previous);

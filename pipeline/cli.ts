@@ -6,8 +6,10 @@
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { atFullScale, type ExperimentConfig } from "../dsl/experiment.ts";
-import { planExperiment, runActiveLearning } from "./active_learning.ts";
+import { atFullScale, type ExperimentConfig, strategiesOf } from "../dsl/experiment.ts";
+import { describeStrategy } from "../dsl/strategy.ts";
+import { runActiveLearning, variantsOf } from "./active_learning.ts";
+import { planExperiment } from "./plan.ts";
 import { openStore, type Store } from "./cache/mod.ts";
 import { parseBackend, selectBackend } from "./backend.ts";
 import type { ChecksumPolicy } from "./data/mod.ts";
@@ -133,14 +135,15 @@ export interface CliResult {
 async function printPlan(
   config: ExperimentConfig,
   dataKey: string,
+  classes: number,
   store: Store | undefined,
   refresh: ReadonlySet<string>,
 ): Promise<void> {
-  const plans = await planExperiment(config, dataKey);
+  const plans = await planExperiment(variantsOf(config), dataKey, classes);
   let hits = 0, misses = 0;
   const lines: string[] = [`plan of ${config.name} (data ${dataKey.slice(0, 12)}):`];
   for (const plan of plans) {
-    lines.push(`run ${plan.acquisition} seed ${plan.seed}`);
+    lines.push(`run ${plan.strategy.name}${plan.variant ? ` [${plan.variant}]` : ""} seed ${plan.seed}`);
     const stages = [
       plan.warmStart,
       ...plan.rounds.flatMap((
@@ -159,7 +162,7 @@ async function printPlan(
         : "miss (not in cache)";
       if (cached) hits++;
       else misses++;
-      lines.push(`  ${String(i).padStart(3)} ${p.stage.name.padEnd(26)} ${p.key.slice(0, 12)}  ${why}`);
+      lines.push(`  ${String(i).padStart(3)} ${p.stage.name.padEnd(30)} ${p.key.slice(0, 12)}  ${why}`);
     }
   }
   lines.push(`${hits} hit(s), ${misses} to run`);
@@ -202,7 +205,7 @@ export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> 
     ? undefined
     : await openStore(flags.cacheDir, { warn: (m) => progress.line(`WARNING ${m}`) });
   if (flags.dryRun) {
-    await printPlan(config, data.contentHash, store, new Set(flags.refresh));
+    await printPlan(config, data.contentHash, data.classes, store, new Set(flags.refresh));
     return { outDir: "", records: [], executed: {}, hits: {} };
   }
 
@@ -239,6 +242,7 @@ export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> 
     executed: stats.executed,
     cacheHits: stats.hits,
     stageSeconds: stats.seconds,
+    strategies: strategiesOf(config).map(describeStrategy),
     config,
   };
   await writeTextAtomic(`${outDir}/meta.json`, JSON.stringify(meta, null, 2) + "\n");

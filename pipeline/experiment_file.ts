@@ -6,7 +6,7 @@
  */
 import * as E from "fp-ts/Either.js";
 import { type Document, parseDocument } from "yaml";
-import { decodeExperiment, type ExperimentConfig } from "../dsl/experiment.ts";
+import { decodeExperiment, expandGrid, type ExperimentConfig } from "../dsl/experiment.ts";
 
 /** A config file that could not be read or decoded. */
 export class ConfigError extends Error {
@@ -62,7 +62,7 @@ export async function loadExperimentFile(file: string): Promise<ExperimentConfig
   } else {
     throw new ConfigError(file, ["unknown file type (expected .ts, .js, .yaml or .yml)"]);
   }
-  const decoded = decodeExperiment(value);
+  const decoded = E.chain((c: ExperimentConfig) => E.map(() => c)(expandGrid(c)))(decodeExperiment(value));
   if (E.isLeft(decoded)) {
     throw new ConfigError(
       file,

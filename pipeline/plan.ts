@@ -6,11 +6,14 @@
  *
  * @module
  */
-import type { AcquisitionName, ExperimentConfig } from "../dsl/experiment.ts";
+import type { ExperimentConfig, Variant } from "../dsl/experiment.ts";
+import { strategiesOf } from "../dsl/experiment.ts";
 import type { Stage } from "../dsl/stage.ts";
+import type { Strategy } from "../dsl/strategy.ts";
 import { stageKey } from "./cache/mod.ts";
+import { sha256HexOfText } from "./cache/_sha256.ts";
 import { deriveSeed } from "./rng.ts";
-import { acquireTopK, evaluate, mcDropout, retrain, score, warmStart } from "./stages.ts";
+import { acquire, evaluate, fitPosterior, retrain, score, warmStart } from "./stages.ts";
 
 /** A stage with the keys of its inputs and its own key. */
 export interface Planned<S> {
@@ -24,44 +27,60 @@ export interface RoundPlan {
   readonly round: number;
   /** Identifies the labelled set the round trains on. */
   readonly labelledKey: string;
+  /** Size of that labelled set. */
+  readonly labelled: number;
   readonly retrain: Planned<ReturnType<typeof retrain>>;
-  readonly posterior: Planned<ReturnType<typeof mcDropout>>;
+  readonly posterior: Planned<ReturnType<typeof fitPosterior>>;
   readonly evaluate: Planned<ReturnType<typeof evaluate>>;
   readonly score?: Planned<ReturnType<typeof score>>;
-  readonly acquire?: Planned<ReturnType<typeof acquireTopK>>;
+  readonly acquire?: Planned<ReturnType<typeof acquire>>;
+  /** How many of the acquired items join the labelled set (a label budget may cut the last batch). */
+  readonly take?: number;
 }
 
-/** All stages of one (acquisition, seed) run. */
+/** All stages of one (variant, strategy, seed) run. */
 export interface RunPlan {
-  readonly acquisition: AcquisitionName;
+  /** The grid point ("" without a grid). */
+  readonly variant: string;
+  readonly config: ExperimentConfig;
+  readonly strategy: Strategy;
   readonly seed: number;
   readonly warmStart: Planned<ReturnType<typeof warmStart>>;
   readonly rounds: readonly RoundPlan[];
 }
 
 async function plan<S extends Stage<never, unknown>>(stage: S, inputs: readonly string[]): Promise<Planned<S>> {
-  const key = await stageKey({ name: stage.name, version: stage.version, params: stage.params, inputs });
+  const params = stage.code === undefined ? stage.params : { ...stage.params, code: await sha256HexOfText(stage.code) };
+  const key = await stageKey({ name: stage.name, version: stage.version, params, inputs });
   return { stage, inputs, key };
 }
 
 /**
- * Plans one run.
+ * Plans one run. Rounds stop at `config.rounds`, or earlier when the label
+ * budget `stop.labels` is reached (known up front); a target accuracy can only
+ * stop the run while it executes.
  *
- * @param config the experiment
+ * @param config the experiment (one variant)
  * @param dataKey the data set's content hash
- * @param acquisition the acquisition function of this run
+ * @param classes number of classes (sizes the warm start)
+ * @param strategy the strategy of this run
  * @param seed the run's seed
+ * @param variant the grid point's label
  * @returns every stage with its key
  */
 export async function planRun(
   config: ExperimentConfig,
   dataKey: string,
-  acquisition: AcquisitionName,
+  classes: number,
+  strategy: Strategy,
   seed: number,
+  variant = "",
 ): Promise<RunPlan> {
   const start = await plan(warmStart(config.initialPerClass, deriveSeed(seed, "warm-start")), [dataKey]);
   const rounds: RoundPlan[] = [];
   let labelledKey = start.key;
+  let labelled = config.initialPerClass * classes;
+  const budget = config.stop?.labels ?? Infinity;
   let previousFit: string | undefined;
   for (let round = 0; round <= config.rounds; round++) {
     const fromPrevious = config.train.init === "previous" && previousFit !== undefined;
@@ -75,22 +94,60 @@ export async function planRun(
       fromPrevious ? [dataKey, labelledKey, previousFit as string] : [dataKey, labelledKey],
     );
     previousFit = fit.key;
-    const posterior = await plan(mcDropout(config.mcSamples), [fit.key]);
+    const posterior = await plan(
+      fitPosterior(strategy.posterior, deriveSeed(seed, `posterior/${round}`)),
+      [fit.key, dataKey, labelledKey],
+    );
     const evaluated = await plan(
       evaluate(deriveSeed(seed, `evaluate/${round}`), config.testSubset),
       [posterior.key, dataKey],
     );
-    if (round === config.rounds) {
-      rounds.push({ round, labelledKey, retrain: fit, posterior, evaluate: evaluated });
+    if (round === config.rounds || labelled >= budget) {
+      rounds.push({ round, labelledKey, labelled, retrain: fit, posterior, evaluate: evaluated });
       break;
     }
     const scored = await plan(
-      score(acquisition, deriveSeed(seed, `score/${round}`), config.poolSubset),
+      score(strategy.score, deriveSeed(seed, `score/${round}`), config.poolSubset),
       [posterior.key, labelledKey, dataKey],
     );
-    const acquired = await plan(acquireTopK(config.acquireSize), [scored.key]);
-    rounds.push({ round, labelledKey, retrain: fit, posterior, evaluate: evaluated, score: scored, acquire: acquired });
-    labelledKey = await stageKey({ name: "labelled-set", version: 1, params: {}, inputs: [labelledKey, acquired.key] });
+    const acquired = await plan(acquire(strategy.acquire, deriveSeed(seed, `acquire/${round}`)), [scored.key]);
+    const take = Math.min(strategy.acquire.size, budget - labelled);
+    rounds.push({
+      round,
+      labelledKey,
+      labelled,
+      retrain: fit,
+      posterior,
+      evaluate: evaluated,
+      score: scored,
+      acquire: acquired,
+      take,
+    });
+    labelledKey = await stageKey({
+      name: "labelled-set",
+      version: 1,
+      params: take < strategy.acquire.size ? { take } : {},
+      inputs: [labelledKey, acquired.key],
+    });
+    labelled += take;
   }
-  return { acquisition, seed, warmStart: start, rounds };
+  return { variant, config, strategy, seed, warmStart: start, rounds };
+}
+
+/**
+ * Plans every run of an experiment: variants x strategies x seeds.
+ *
+ * @param variants the grid points (see `expandGrid`)
+ * @param dataKey the data set's content hash
+ * @param classes number of classes
+ * @returns one plan per run
+ */
+export function planExperiment(variants: readonly Variant[], dataKey: string, classes: number): Promise<RunPlan[]> {
+  return Promise.all(
+    variants.flatMap(({ label, config }) =>
+      strategiesOf(config).flatMap((strategy) =>
+        config.seeds.map((seed) => planRun(config, dataKey, classes, strategy, seed, label))
+      )
+    ),
+  );
 }

@@ -27,7 +27,8 @@ export function reportHeader(meta: Record<string, unknown> | undefined, name: st
     `- backend: ${meta.backend}, ${meta.threads} thread(s); wall time ${formatDuration(Number(meta.wallSeconds))}`,
     `- commit: ${meta.commit ?? "unknown"}; started ${meta.started}`,
     `- pool subset ${config.poolSubset || "all"}, test items ${config.testSubset || "all"}, ` +
-    `MC samples ${config.mcSamples}, ${train.epochs} epochs per round, ${config.acquireSize} acquired per round`,
+    `${train.epochs} epochs per round`,
+    ...(Array.isArray(meta.strategies) ? meta.strategies.map((s) => `- strategy ${s}`) : []),
     "",
     "![learning curve](learning-curve.svg)",
   ];

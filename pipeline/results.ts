@@ -10,7 +10,10 @@
 /** One line of `rounds.jsonl`. */
 export interface RoundRecord {
   readonly experiment: string;
+  /** The strategy's name (the curve it belongs to). */
   readonly acquisition: string;
+  /** The grid point, when the experiment has a grid. */
+  readonly variant?: string;
   readonly seed: number;
   readonly round: number;
   readonly labelled: number;
@@ -67,8 +70,9 @@ interface Curve {
 function curves(records: readonly RoundRecord[]): Curve[] {
   const byAcq = new Map<string, Map<number, number[]>>();
   for (const r of records) {
-    const m = byAcq.get(r.acquisition) ?? new Map<number, number[]>();
-    byAcq.set(r.acquisition, m);
+    const series = r.variant ? `${r.acquisition} [${r.variant}]` : r.acquisition;
+    const m = byAcq.get(series) ?? new Map<number, number[]>();
+    byAcq.set(series, m);
     m.set(r.labelled, [...(m.get(r.labelled) ?? []), r.accuracy]);
   }
   return [...byAcq.entries()].map(([acquisition, points]) => ({ acquisition, points }));
@@ -114,7 +118,7 @@ export function summaryMarkdown(records: readonly RoundRecord[], header: readonl
     "",
     `Test accuracy (%) by number of labelled images; mean ± std over ${seeds} seed(s).`,
     "",
-    `| acquisition | ${shown.join(" | ")} | labels to 90% | labels to 95% |`,
+    `| strategy | ${shown.join(" | ")} | labels to 90% | labels to 95% |`,
     `| --- | ${shown.map(() => "---:").join(" | ")} | ---: | ---: |`,
     ...cs.map((c) =>
       `| ${c.acquisition} | ${shown.map((n) => fmt(c.points.get(n))).join(" | ")} | ${

@@ -49,14 +49,14 @@ export interface Runner {
    * @param stage the stage
    * @param key its cache key (from the plan)
    * @param input a thunk giving its input: only called when the stage runs or decodes
-   * @param codec how to store its output
+   * @param codec how to store its output; undefined: never cached (runs every time)
    * @returns its output, whether it came from the cache, and the seconds it took
    */
   run<I, O>(
     stage: Stage<I, O>,
     key: string,
     input: () => I,
-    codec: Codec<I, O>,
+    codec: Codec<I, O> | undefined,
   ): Promise<{ out: O; hit: boolean; seconds: number }>;
 }
 
@@ -77,10 +77,10 @@ export function makeRunner(progress: Progress, context: () => string, cache: Cac
   };
   return {
     stats: { executed, hits, seconds },
-    async run<I, O>(stage: Stage<I, O>, key: string, input: () => I, codec: Codec<I, O>) {
+    async run<I, O>(stage: Stage<I, O>, key: string, input: () => I, codec: Codec<I, O> | undefined) {
       const start = performance.now();
       const refresh = cache.refresh.has(stage.kind) || cache.refresh.has(stage.name);
-      if (cache.store && !refresh) {
+      if (cache.store && codec && !refresh) {
         const entry = await cache.store.get(key);
         if (entry) {
           try {
@@ -103,7 +103,7 @@ export function makeRunner(progress: Progress, context: () => string, cache: Cac
       count(executed, stage.kind);
       count(seconds, stage.kind, took);
       if (E.isLeft(result)) throw new StageFailure(result.left);
-      if (cache.store) await cache.store.put(key, stage.name, await codec.encode(result.right));
+      if (cache.store && codec) await cache.store.put(key, stage.name, await codec.encode(result.right));
       return { out: result.right, hit: false, seconds: took };
     },
   };

@@ -2,19 +2,20 @@
  * The tensor stages of an image active-learning experiment: warm-start,
  * retrain (fit the net), fit-posterior (MC dropout over the fitted net),
  * score, acquire and evaluate. Each is a {@link Stage} value; the loop in
- * `active_learning.ts` runs them through {@link runStage}.
+ * `active_learning.ts` runs them through the caching runner.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as TE from "fp-ts/TaskEither.js";
-import type { AcquisitionName, TrainConfig } from "../dsl/experiment.ts";
+import type { TrainConfig } from "../dsl/experiment.ts";
 import type { NetSpec } from "../dsl/model.ts";
 import { type Stage, type StageContext, type StageError, stageError } from "../dsl/stage.ts";
-import { topK } from "./acquire.ts";
-import { createNet, disposeNet, features, mcLogProbs, type Net } from "./net.ts";
-import { deriveSeed, makeRng, shuffled } from "./rng.ts";
-import { bald, maxEntropy, meanStd, type ScoreFn, variationRatios } from "./scores.ts";
+import type { LogProbs } from "../dsl/scores.ts";
+import type { AcquireDef, PosteriorDef, ScoreDef } from "../dsl/strategy.ts";
+import { createNet, disposeNet, type Net } from "./net.ts";
+import { type FitInput, type Posterior, posteriorImpl } from "./posterior.ts";
+import { deriveSeed, makeRng, type Rng, shuffled } from "./rng.ts";
 import { type ImageArray, imagesToTensor, trainNet } from "./train.ts";
 
 /** Items per chunk when scoring or evaluating. Bounds memory, not the pool size. */
@@ -125,52 +126,31 @@ export function retrain(
   };
 }
 
-/** An MC-dropout posterior: a fitted net and a number of samples. */
-export interface McDropoutPosterior {
-  readonly net: Net;
-  readonly samples: number;
-}
-
 /**
- * Fit-posterior for MC dropout (Gal & Ghahramani 2016): the posterior is the
- * trained net with dropout kept on at prediction time, sampled T times.
+ * Fit-posterior: builds the strategy's posterior around the round's net
+ * (MC dropout: the net itself, sampled with dropout on).
  *
- * @param samples T
- * @returns the stage
+ * @param def the posterior
+ * @param seed seeds anything the fit draws
+ * @returns the stage; the posterior is owned by the caller
  */
-export function mcDropout(samples: number): Stage<Net, McDropoutPosterior> {
+export function fitPosterior(def: PosteriorDef, seed: number): Stage<FitInput, Posterior> {
+  const name = `fit-posterior/${def.name}`;
+  const impl = posteriorImpl(def);
   return {
     kind: "fit-posterior",
-    name: "fit-posterior/mc-dropout",
-    version: 1,
-    params: { samples },
-    run: (net) => TE.right({ net, samples }),
+    name,
+    version: def.version,
+    params: { ...def.params, seed },
+    ...(def.impl ? { code: sourceOf(def.impl) } : {}),
+    run: (input, ctx) => attempt(name, () => impl.fit({ ...input, seed }, ctx)),
   };
 }
 
-/**
- * Log-probabilities [n, T, C] for a chunk of items, with the deterministic
- * layers computed once per item and only the stochastic suffix sampled T times.
- */
-function chunkLogProbs(
-  posterior: McDropoutPosterior,
-  images: ImageArray,
-  indices: ArrayLike<number>,
-  rng: ReturnType<typeof makeRng>,
-): tf.Tensor3D {
-  return tf.tidy(() => {
-    const x = imagesToTensor(images, indices);
-    return mcLogProbs(posterior.net, features(posterior.net, x), posterior.samples, rng);
-  });
+/** Source text of a user-supplied object's functions: part of its cache identity. */
+function sourceOf(impl: object): string {
+  return Object.entries(impl).map(([k, v]) => `${k}:${typeof v === "function" ? v.toString() : ""}`).join("\n");
 }
-
-/** Score functions by acquisition name ("random" is handled apart). */
-export const scoreFunctions: Record<Exclude<AcquisitionName, "random">, ScoreFn> = {
-  "bald": bald,
-  "max-entropy": maxEntropy,
-  "variation-ratios": variationRatios,
-  "mean-std": meanStd,
-};
 
 /** What a score stage returns: the pool items it scored, and their scores. */
 export interface Scored {
@@ -179,28 +159,53 @@ export interface Scored {
 }
 
 /**
+ * Log-probabilities [n, T, C] of a chunk of items under a posterior, read back to JS.
+ *
+ * @param posterior the posterior
+ * @param images where the items are
+ * @param indices which items
+ * @param rng randomness of the samples
+ * @returns the chunk as {@link LogProbs}
+ */
+export async function chunkLogProbs(
+  posterior: Posterior,
+  images: ImageArray,
+  indices: ArrayLike<number>,
+  rng: Rng,
+): Promise<LogProbs> {
+  const lp = tf.tidy(() => posterior.logProbs(imagesToTensor(images, indices), rng));
+  try {
+    const [n, t, c] = lp.shape;
+    return { data: (await lp.data()) as Float32Array, n, t, c };
+  } finally {
+    lp.dispose();
+  }
+}
+
+/**
  * Score: draws `poolSubset` random candidates from the pool (all when 0) and
  * scores them, streamed over chunks of {@link CHUNK}.
  *
- * @param acquisition which function
- * @param seed seeds the candidate subset, the dropout masks and random scores
+ * @param def the score
+ * @param seed seeds the candidate subset and the posterior samples
  * @param poolSubset how many pool items to score (0: all)
  * @returns the stage
  */
 export function score(
-  acquisition: AcquisitionName,
+  def: ScoreDef,
   seed: number,
   poolSubset: number,
 ): Stage<
-  { readonly posterior: McDropoutPosterior; readonly images: ImageArray; readonly pool: readonly number[] },
+  { readonly posterior: Posterior; readonly images: ImageArray; readonly pool: readonly number[] },
   Scored
 > {
-  const name = `score/${acquisition}`;
+  const name = `score/${def.name}`;
   return {
     kind: "score",
     name,
-    version: 1,
-    params: { acquisition, seed, poolSubset },
+    version: def.version,
+    params: { ...def.params, seed, poolSubset },
+    code: def.fn.toString(),
     run: ({ posterior, images, pool }, ctx) =>
       attempt(name, async () => {
         const rng = makeRng(seed);
@@ -208,21 +213,18 @@ export function score(
           ? shuffled(pool, rng).slice(0, poolSubset)
           : [...pool];
         const out = new Float64Array(candidates.length);
-        if (acquisition === "random") {
-          for (let i = 0; i < out.length; i++) out[i] = rng.next();
-          return { candidates, scores: out };
-        }
-        const fn = scoreFunctions[acquisition];
+        const rand = () => rng.next();
         const start = performance.now();
         for (let s = 0; s < candidates.length; s += CHUNK) {
           const idx = candidates.slice(s, s + CHUNK);
-          const lp = chunkLogProbs(posterior, images, idx, rng);
-          try {
-            const [n, t, c] = lp.shape;
-            out.set(fn({ data: (await lp.data()) as Float32Array, n, t, c }), s);
-          } finally {
-            lp.dispose();
+          const lp: LogProbs = def.usesPredictions
+            ? await chunkLogProbs(posterior, images, idx, rng)
+            : { data: new Float32Array(0), n: idx.length, t: 0, c: 0 };
+          const chunkScores = def.fn(lp, rand);
+          if (chunkScores.length !== idx.length) {
+            throw new Error(`score "${def.name}" returned ${chunkScores.length} scores for ${idx.length} items`);
           }
+          out.set(chunkScores, s);
           const done = Math.min(s + CHUNK, candidates.length);
           ctx.progress(
             `score ${done}/${candidates.length} ${(done / ((performance.now() - start) / 1000)).toFixed(0)} items/s`,
@@ -234,22 +236,36 @@ export function score(
 }
 
 /**
- * Acquire: the top-k scored candidates.
+ * Acquire: the strategy's rule picks items from the scored candidates. The
+ * result is checked: no item twice, only scored candidates, at most the
+ * rule's batch size.
  *
- * @param k batch size
+ * @param def the rule
+ * @param seed seeds rules that draw
  * @returns the stage
  */
-export function acquireTopK(
-  k: number,
-): Stage<Scored, number[]> {
-  const name = "acquire/top-k";
+export function acquire(def: AcquireDef, seed: number): Stage<Scored, number[]> {
+  const name = `acquire/${def.name}`;
   return {
     kind: "acquire",
     name,
-    version: 1,
-    params: { k },
-    run: ({ candidates, scores }, ctx: StageContext) =>
-      attempt(name, () => Promise.resolve(topK(name, candidates, scores, k, ctx.warn).indices)),
+    version: def.version,
+    params: { ...def.params, seed },
+    code: def.select.toString(),
+    run: (scored, ctx: StageContext) =>
+      attempt(name, () => {
+        const rng = makeRng(seed);
+        const picked = def.select(scored, { warn: ctx.warn, rand: () => rng.next() });
+        const allowed = new Set(scored.candidates);
+        const seen = new Set<number>();
+        for (const i of picked) {
+          if (!allowed.has(i)) throw new Error(`picked item ${i}, which is not a scored pool candidate`);
+          if (seen.has(i)) throw new Error(`picked item ${i} twice`);
+          seen.add(i);
+        }
+        if (picked.length > def.size) throw new Error(`picked ${picked.length} items, more than its size ${def.size}`);
+        return Promise.resolve(picked);
+      }),
   };
 }
 
@@ -273,7 +289,7 @@ export interface Metrics {
 export function evaluate(
   seed: number,
   testSubset: number,
-): Stage<{ readonly posterior: McDropoutPosterior; readonly test: LabelledImages }, Metrics> {
+): Stage<{ readonly posterior: Posterior; readonly test: LabelledImages }, Metrics> {
   const name = "evaluate/mc-average";
   return {
     kind: "evaluate",
@@ -293,7 +309,7 @@ export function evaluate(
           const idx = indices.slice(s, s + CHUNK);
           const labels = tf.tensor1d(Int32Array.from(idx, (i) => test.y[i] as number), "int32");
           const [hit, loss] = tf.tidy(() => {
-            const lp = chunkLogProbs(posterior, test, idx, rng);
+            const lp = posterior.logProbs(imagesToTensor(test, idx), rng);
             // log of the mean probability over the T samples.
             const logMean = tf.sub(tf.logSumExp(lp, 1), Math.log(posterior.samples)) as tf.Tensor2D;
             const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logMean, 1), labels), "float32"));

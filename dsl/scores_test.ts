@@ -26,28 +26,28 @@ const cases = [
 const lp = fromProbs(cases);
 
 Deno.test("max entropy matches hand-computed values", () => {
-  const s = maxEntropy(lp);
+  const s = maxEntropy(lp, Math.random);
   assertAlmostEquals(s[0]!, Math.LN2, 1e-6);
   assertAlmostEquals(s[1]!, 0.6108643, 1e-6);
   assertAlmostEquals(s[2]!, 0.6108643, 1e-6);
 });
 
 Deno.test("BALD is ln 2 for confident disagreement, 0 for agreement", () => {
-  const s = bald(lp);
+  const s = bald(lp, Math.random);
   assertAlmostEquals(s[0]!, Math.LN2, 1e-6);
   assertAlmostEquals(s[1]!, 0, 1e-6);
   assertAlmostEquals(s[2]!, 0.1017492, 1e-6);
 });
 
 Deno.test("variation ratios count the modal class", () => {
-  const s = variationRatios(lp);
+  const s = variationRatios(lp, Math.random);
   assertAlmostEquals(s[0]!, 0.5, 1e-12);
   assertAlmostEquals(s[1]!, 0, 1e-12);
   assertAlmostEquals(s[2]!, 0, 1e-12);
 });
 
 Deno.test("mean std averages per-class standard deviations", () => {
-  const s = meanStd(lp);
+  const s = meanStd(lp, Math.random);
   assertAlmostEquals(s[0]!, 0.5, 1e-6);
   assertAlmostEquals(s[1]!, 0, 1e-6);
   assertAlmostEquals(s[2]!, 0.2, 1e-6);
@@ -55,6 +55,6 @@ Deno.test("mean std averages per-class standard deviations", () => {
 
 Deno.test("probabilities of exactly 0 give no NaN", () => {
   for (const fn of [maxEntropy, bald, variationRatios, meanStd]) {
-    for (const v of fn(lp)) assert(Number.isFinite(v), `${fn.name} gave ${v}`);
+    for (const v of fn(lp, Math.random)) assert(Number.isFinite(v), `${fn.name} gave ${v}`);
   }
 });

@@ -16,8 +16,11 @@ export interface LogProbs {
   readonly c: number;
 }
 
-/** A score: maps a chunk of log-probabilities to N scores. */
-export type ScoreFn = (logProbs: LogProbs) => Float64Array;
+/**
+ * A score: maps a chunk of log-probabilities to N scores. `rand` gives
+ * seeded uniform numbers in [0, 1) for scores that draw (e.g. random).
+ */
+export type ScoreFn = (logProbs: LogProbs, rand: () => number) => Float64Array;
 
 /** p * log p with the convention 0 * log 0 = 0. */
 function plogp(logp: number): number {
@@ -129,5 +132,15 @@ export const meanStd: ScoreFn = (lp) => {
     }
     out[i] = total / lp.c;
   }
+  return out;
+};
+
+/**
+ * Random acquisition: a uniform score per item, ignoring the predictions
+ * (the baseline of Gal et al. 2017).
+ */
+export const randomScore: ScoreFn = (lp, rand) => {
+  const out = new Float64Array(lp.n);
+  for (let i = 0; i < lp.n; i++) out[i] = rand();
   return out;
 };

@@ -1,0 +1,379 @@
+/**
+ * Strategies as values: a strategy is a posterior (how to sample predictions),
+ * a score (how much an item is worth labelling, from those samples) and an
+ * acquisition rule (which scored items to take). Each part is a plain value
+ * with a name, a version and params (its cache identity), so a user can write
+ * a new score or posterior in their own file and plug it in:
+ *
+ * ```ts
+ * import { defineScore, mcDropout, strategy, topK } from "../mod.ts";
+ * const margin = defineScore({ name: "margin", fn: (lp) => new Float64Array(lp.n) });
+ * const s = strategy({ posterior: mcDropout({ samples: 20 }), score: margin, acquire: topK(10) });
+ * console.assert(s.name === "margin");
+ * ```
+ *
+ * The built-in parts are also known by name, which is how YAML files refer
+ * to them (`score: bald`, `posterior: { name: mc-dropout, samples: 20 }`).
+ * Everything here is pure: tensor code lives in `pipeline/`, and a custom
+ * posterior brings its own (see `pipeline/posterior.ts`).
+ *
+ * @module
+ */
+import * as E from "fp-ts/Either.js";
+import * as t from "io-ts";
+import type { PosteriorImpl } from "../pipeline/posterior.ts";
+import { topK as topKSelect } from "./acquire.ts";
+import { PositiveInt } from "./codecs.ts";
+import {
+  bald as baldFn,
+  maxEntropy as maxEntropyFn,
+  meanStd as meanStdFn,
+  randomScore,
+  type ScoreFn,
+  variationRatios as variationRatiosFn,
+} from "./scores.ts";
+
+/** Identity of a strategy part: what its cache key is made of. */
+interface PartIdentity {
+  /** Letters, digits, '.', '_' or '-'; part of stage names such as "score/bald". */
+  readonly name: string;
+  /** Bump by hand when the part's maths changes (its code is hashed too). */
+  readonly version: number;
+  /** JSON parameters. */
+  readonly params: Readonly<Record<string, unknown>>;
+}
+
+/** A score: one number per pool item from a chunk of sampled predictions. */
+export interface ScoreDef extends PartIdentity {
+  readonly _tag: "score";
+  /** False for scores that ignore the predictions (random): the posterior is then not sampled. */
+  readonly usesPredictions: boolean;
+  readonly fn: ScoreFn;
+}
+
+/** How a posterior is sampled: built in (known by name) or brought by the user (`impl`). */
+export interface PosteriorDef extends PartIdentity {
+  readonly _tag: "posterior";
+  /** T: samples per item. */
+  readonly samples: number;
+  /** The tensor code of a user-defined posterior; absent for built-ins. */
+  readonly impl?: PosteriorImpl;
+}
+
+/** Scored pool candidates, as an acquisition rule sees them. */
+export interface ScoredCandidates {
+  /** Pool items (train-set indices), one per score. */
+  readonly candidates: readonly number[];
+  readonly scores: Float64Array;
+}
+
+/** Services an acquisition rule may use. */
+export interface SelectContext {
+  readonly warn: (message: string) => void;
+  /** Seeded uniform numbers in [0, 1). */
+  readonly rand: () => number;
+}
+
+/** Picks items to label from scored candidates; returns pool items, best first. */
+export type SelectFn = (scored: ScoredCandidates, ctx: SelectContext) => number[];
+
+/** An acquisition rule: how many items per round and which. */
+export interface AcquireDef extends PartIdentity {
+  readonly _tag: "acquire";
+  /** Items acquired per round (at most). */
+  readonly size: number;
+  readonly select: SelectFn;
+}
+
+/** A complete acquisition strategy. */
+export interface Strategy {
+  readonly _tag: "strategy";
+  /** Unique within an experiment; names the curve in results. */
+  readonly name: string;
+  readonly posterior: PosteriorDef;
+  readonly score: ScoreDef;
+  readonly acquire: AcquireDef;
+}
+
+/**
+ * Defines a score from a function over log-probabilities [N, T, C].
+ *
+ * @param def name, the function, and optionally version, params and whether it reads predictions
+ * @returns the score value
+ */
+export function defineScore(def: {
+  readonly name: string;
+  readonly fn: ScoreFn;
+  readonly version?: number;
+  readonly params?: Readonly<Record<string, unknown>>;
+  readonly usesPredictions?: boolean;
+}): ScoreDef {
+  return {
+    _tag: "score",
+    name: def.name,
+    version: def.version ?? 1,
+    params: def.params ?? {},
+    usesPredictions: def.usesPredictions ?? true,
+    fn: def.fn,
+  };
+}
+
+/**
+ * Defines a posterior with its own tensor code (see `PosteriorImpl`).
+ *
+ * @param def name, samples T, the implementation, and optionally version and params
+ * @returns the posterior value
+ */
+export function definePosterior(def: {
+  readonly name: string;
+  readonly samples: number;
+  readonly impl: PosteriorImpl;
+  readonly version?: number;
+  readonly params?: Readonly<Record<string, unknown>>;
+}): PosteriorDef {
+  return {
+    _tag: "posterior",
+    name: def.name,
+    version: def.version ?? 1,
+    params: { ...(def.params ?? {}), samples: def.samples },
+    samples: def.samples,
+    impl: def.impl,
+  };
+}
+
+/**
+ * Defines an acquisition rule.
+ *
+ * @param def name, batch size, the selection function, and optionally version and params
+ * @returns the rule
+ */
+export function defineAcquire(def: {
+  readonly name: string;
+  readonly size: number;
+  readonly select: SelectFn;
+  readonly version?: number;
+  readonly params?: Readonly<Record<string, unknown>>;
+}): AcquireDef {
+  return {
+    _tag: "acquire",
+    name: def.name,
+    version: def.version ?? 1,
+    params: { ...(def.params ?? {}), size: def.size },
+    size: def.size,
+    select: def.select,
+  };
+}
+
+/**
+ * MC dropout (Gal & Ghahramani 2016): the trained net with dropout kept on at
+ * prediction time, sampled T times.
+ *
+ * @param opts T, the number of stochastic forward passes
+ * @returns the posterior value
+ */
+export function mcDropout(opts: { readonly samples: number }): PosteriorDef {
+  return { _tag: "posterior", name: "mc-dropout", version: 1, params: { samples: opts.samples }, samples: opts.samples };
+}
+
+/**
+ * Top-k: the k highest-scored candidates (ties to the candidate listed first).
+ *
+ * @param k items per round
+ * @returns the rule
+ */
+export function topK(k: number): AcquireDef {
+  return defineAcquire({
+    name: "top-k",
+    size: k,
+    select: ({ candidates, scores }, ctx) => topKSelect("acquire/top-k", candidates, scores, k, ctx.warn).indices,
+  });
+}
+
+/** BALD (Houlsby et al. 2011): mutual information between prediction and weights. */
+export const bald: ScoreDef = defineScore({ name: "bald", fn: baldFn });
+/** Entropy of the MC-averaged predictive distribution. */
+export const maxEntropy: ScoreDef = defineScore({ name: "max-entropy", fn: maxEntropyFn });
+/** Variation ratios (Freeman 1965): 1 - modal count / T. */
+export const variationRatios: ScoreDef = defineScore({ name: "variation-ratios", fn: variationRatiosFn });
+/** Mean standard deviation of the class probabilities (Kampffmeyer et al. 2016). */
+export const meanStd: ScoreDef = defineScore({ name: "mean-std", fn: meanStdFn });
+/** Uniform random scores: the baseline. */
+export const random: ScoreDef = defineScore({ name: "random", fn: randomScore, usesPredictions: false });
+
+/** Built-in scores by name (the names YAML files use). */
+export const scoresByName: Readonly<Record<string, ScoreDef>> = {
+  "bald": bald,
+  "max-entropy": maxEntropy,
+  "variation-ratios": variationRatios,
+  "mean-std": meanStd,
+  "random": random,
+};
+
+/**
+ * Declares a strategy. Its name defaults to the score's name.
+ *
+ * @param parts the posterior, score and acquisition rule, and optionally a name
+ * @returns the strategy value
+ */
+export function strategy(parts: {
+  readonly name?: string;
+  readonly posterior: PosteriorDef;
+  readonly score: ScoreDef;
+  readonly acquire: AcquireDef;
+}): Strategy {
+  return {
+    _tag: "strategy",
+    name: parts.name ?? parts.score.name,
+    posterior: parts.posterior,
+    score: parts.score,
+    acquire: parts.acquire,
+  };
+}
+
+/**
+ * A one-line description, e.g. `bald: mc-dropout(samples=20) -> bald -> top-k(size=10)`.
+ *
+ * @param s the strategy
+ * @returns the description
+ */
+export function describeStrategy(s: Strategy): string {
+  const part = (p: PartIdentity) => {
+    const params = Object.entries(p.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ");
+    return `${p.name}${params ? `(${params})` : ""}${p.version !== 1 ? ` v${p.version}` : ""}`;
+  };
+  return `${s.name}: ${part(s.posterior)} -> ${part(s.score)} -> ${part(s.acquire)}`;
+}
+
+// ---------------------------------------------------------------------------
+// Codecs: a part is either a value built above (TypeScript files) or its name
+// with params (YAML files); both decode to the same value.
+
+const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null;
+
+const identityShape = t.type({ name: t.string, version: t.number, params: t.UnknownRecord });
+
+const builtinPosteriors: Record<string, t.Decoder<unknown, PosteriorDef>> = {
+  "mc-dropout": t.strict({ name: t.literal("mc-dropout"), samples: PositiveInt }).pipe(
+    new t.Type<PosteriorDef, { name: "mc-dropout"; samples: PositiveInt }, { name: "mc-dropout"; samples: PositiveInt }>(
+      "MCDropout",
+      (u): u is PosteriorDef => isObject(u) && u["_tag"] === "posterior",
+      (u, _c) => t.success(mcDropout({ samples: u.samples })),
+      (d) => ({ name: "mc-dropout", samples: d.samples as PositiveInt }),
+    ),
+  ),
+};
+
+const builtinAcquires: Record<string, t.Decoder<unknown, AcquireDef>> = {
+  "top-k": t.strict({ name: t.literal("top-k"), k: PositiveInt }).pipe(
+    new t.Type<AcquireDef, { name: "top-k"; k: PositiveInt }, { name: "top-k"; k: PositiveInt }>(
+      "TopK",
+      (u): u is AcquireDef => isObject(u) && u["_tag"] === "acquire",
+      (u) => t.success(topK(u.k)),
+      (d) => ({ name: "top-k", k: d.size as PositiveInt }),
+    ),
+  ),
+};
+
+/** Validates a value built with a define* function: its tag, identity and functions. */
+function validateBuilt<A>(
+  u: Record<string, unknown>,
+  c: t.Context,
+  functions: readonly string[],
+): t.Validation<A> {
+  const shape = identityShape.validate(u, c);
+  if (E.isLeft(shape)) return shape;
+  for (const f of functions) {
+    if (f in u && u[f] !== undefined && typeof u[f] !== "function" && typeof u[f] !== "object") {
+      return t.failure(u[f], [...c, { key: f, type: t.Function, actual: u[f] }], `expected a function`);
+    }
+  }
+  return t.success(u as A);
+}
+
+function namedPart<A>(
+  kind: string,
+  tag: string,
+  builtins: Record<string, t.Decoder<unknown, A>>,
+  fromName: (name: string) => A | undefined,
+  functions: readonly string[],
+): t.Type<A, A, unknown> {
+  const names = Object.keys(builtins).join(", ");
+  return new t.Type<A, A, unknown>(
+    kind,
+    (u): u is A => isObject(u) && u["_tag"] === tag,
+    (u, c) => {
+      if (typeof u === "string") {
+        const byName = fromName(u);
+        if (byName !== undefined) return t.success(byName);
+        return t.failure(u, c, `unknown ${kind} ${JSON.stringify(u)} (known: ${names})`);
+      }
+      if (!isObject(u)) return t.failure(u, c, `expected a ${kind} name or object`);
+      if (u["_tag"] === tag) return validateBuilt<A>(u, c, functions);
+      const name = u["name"];
+      const decoder = typeof name === "string" ? builtins[name] : undefined;
+      if (!decoder) {
+        return t.failure(
+          name,
+          [...c, { key: "name", type: t.string, actual: name }],
+          `unknown ${kind} ${JSON.stringify(name)} (known: ${names})`,
+        );
+      }
+      return decoder.validate(u, c);
+    },
+    t.identity,
+  );
+}
+
+/** A posterior: a built value, or `{ name: mc-dropout, samples: T }`. */
+export const PosteriorCodec: t.Type<PosteriorDef, PosteriorDef, unknown> = namedPart(
+  "posterior",
+  "posterior",
+  builtinPosteriors,
+  () => undefined,
+  ["impl"],
+);
+
+/** A score: a built value or a built-in name (`bald`, `max-entropy`, ...). */
+export const ScoreCodec: t.Type<ScoreDef, ScoreDef, unknown> = namedPart(
+  "score",
+  "score",
+  {},
+  (name) => scoresByName[name],
+  ["fn"],
+);
+
+/** An acquisition rule: a built value, or `{ name: top-k, k: 10 }`. */
+export const AcquireCodec: t.Type<AcquireDef, AcquireDef, unknown> = namedPart(
+  "acquire",
+  "acquire",
+  builtinAcquires,
+  () => undefined,
+  ["select"],
+);
+
+const strategyShape = t.intersection([
+  t.type({ posterior: PosteriorCodec, score: ScoreCodec, acquire: AcquireCodec }),
+  t.partial({ name: t.string }),
+]);
+const strategyKeys = new Set(["_tag", "name", "posterior", "score", "acquire"]);
+
+/** A strategy: a value from {@link strategy}, or the same fields in YAML. */
+export const StrategyCodec: t.Type<Strategy, Strategy, unknown> = new t.Type<Strategy, Strategy, unknown>(
+  "Strategy",
+  (u): u is Strategy => isObject(u) && u["_tag"] === "strategy",
+  (u, c) => {
+    if (isObject(u)) {
+      const extra = Object.keys(u).find((k) => !strategyKeys.has(k));
+      if (extra !== undefined) {
+        return t.failure(
+          u[extra],
+          [...c, { key: extra, type: t.never, actual: u[extra] }],
+          `unknown field (a strategy has name, posterior, score and acquire)`,
+        );
+      }
+    }
+    const shape = strategyShape.validate(u, c);
+    return E.isLeft(shape) ? shape : t.success(strategy(shape.right));
+  },
+  t.identity,
+);
