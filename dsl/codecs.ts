@@ -104,9 +104,11 @@ export function formatDecodeErrors(errors: t.Errors): string[] {
     const expected = name.length > 100 ? `${name.slice(0, 97)}...` : name;
     const where = path.length > 0 ? path.join(".") : keys.length > 0 ? keys.join(".") : "(root)";
     lines.add(
-      e.message !== undefined ? `${where}: ${e.message}` : (e.value === undefined
+      e.message !== undefined
+        ? `${where}: ${e.message}`
+        : (e.value === undefined
           ? `${where}: required field is missing (expected ${expected})`
-        : `${where}: expected ${expected}, got ${JSON.stringify(e.value)}`),
+          : `${where}: expected ${expected}, got ${JSON.stringify(e.value)}`),
     );
   }
   return [...lines];

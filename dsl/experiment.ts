@@ -274,7 +274,10 @@ export function expandGrid(config: ExperimentConfig): E.Either<string[], Variant
   let points: { label: string[]; value: unknown }[] = [{ label: [], value: encoded }];
   for (const [path, values] of grid) {
     points = points.flatMap((p) =>
-      values.map((v) => ({ label: [...p.label, `${path}=${JSON.stringify(v)}`], value: setPath(p.value, path.split("."), v) }))
+      values.map((v) => ({
+        label: [...p.label, `${path}=${JSON.stringify(v)}`],
+        value: setPath(p.value, path.split("."), v),
+      }))
     );
   }
   const variants: Variant[] = [];

@@ -172,7 +172,13 @@ export function defineAcquire(def: {
  * @returns the posterior value
  */
 export function mcDropout(opts: { readonly samples: number }): PosteriorDef {
-  return { _tag: "posterior", name: "mc-dropout", version: 1, params: { samples: opts.samples }, samples: opts.samples };
+  return {
+    _tag: "posterior",
+    name: "mc-dropout",
+    version: 1,
+    params: { samples: opts.samples },
+    samples: opts.samples,
+  };
 }
 
 /**
@@ -254,7 +260,11 @@ const identityShape = t.type({ name: t.string, version: t.number, params: t.Unkn
 
 const builtinPosteriors: Record<string, t.Decoder<unknown, PosteriorDef>> = {
   "mc-dropout": t.strict({ name: t.literal("mc-dropout"), samples: PositiveInt }).pipe(
-    new t.Type<PosteriorDef, { name: "mc-dropout"; samples: PositiveInt }, { name: "mc-dropout"; samples: PositiveInt }>(
+    new t.Type<
+      PosteriorDef,
+      { name: "mc-dropout"; samples: PositiveInt },
+      { name: "mc-dropout"; samples: PositiveInt }
+    >(
       "MCDropout",
       (u): u is PosteriorDef => isObject(u) && u["_tag"] === "posterior",
       (u, _c) => t.success(mcDropout({ samples: u.samples })),
@@ -296,8 +306,9 @@ function namedPart<A>(
   builtins: Record<string, t.Decoder<unknown, A>>,
   fromName: (name: string) => A | undefined,
   functions: readonly string[],
+  knownNames: readonly string[] = Object.keys(builtins),
 ): t.Type<A, A, unknown> {
-  const names = Object.keys(builtins).join(", ");
+  const names = knownNames.join(", ");
   return new t.Type<A, A, unknown>(
     kind,
     (u): u is A => isObject(u) && u["_tag"] === tag,
@@ -305,6 +316,9 @@ function namedPart<A>(
       if (typeof u === "string") {
         const byName = fromName(u);
         if (byName !== undefined) return t.success(byName);
+        if (u in builtins) {
+          return t.failure(u, c, `${kind} ${JSON.stringify(u)} takes parameters: write { name: ${u}, ... }`);
+        }
         return t.failure(u, c, `unknown ${kind} ${JSON.stringify(u)} (known: ${names})`);
       }
       if (!isObject(u)) return t.failure(u, c, `expected a ${kind} name or object`);
@@ -340,6 +354,7 @@ export const ScoreCodec: t.Type<ScoreDef, ScoreDef, unknown> = namedPart(
   {},
   (name) => scoresByName[name],
   ["fn"],
+  Object.keys(scoresByName),
 );
 
 /** An acquisition rule: a built value, or `{ name: top-k, k: 10 }`. */
@@ -351,10 +366,7 @@ export const AcquireCodec: t.Type<AcquireDef, AcquireDef, unknown> = namedPart(
   ["select"],
 );
 
-const strategyShape = t.intersection([
-  t.type({ posterior: PosteriorCodec, score: ScoreCodec, acquire: AcquireCodec }),
-  t.partial({ name: t.string }),
-]);
+const strategyShape = t.type({ posterior: PosteriorCodec, score: ScoreCodec, acquire: AcquireCodec });
 const strategyKeys = new Set(["_tag", "name", "posterior", "score", "acquire"]);
 
 /** A strategy: a value from {@link strategy}, or the same fields in YAML. */
@@ -362,18 +374,28 @@ export const StrategyCodec: t.Type<Strategy, Strategy, unknown> = new t.Type<Str
   "Strategy",
   (u): u is Strategy => isObject(u) && u["_tag"] === "strategy",
   (u, c) => {
+    const errors: t.Errors = [];
     if (isObject(u)) {
-      const extra = Object.keys(u).find((k) => !strategyKeys.has(k));
-      if (extra !== undefined) {
-        return t.failure(
-          u[extra],
-          [...c, { key: extra, type: t.never, actual: u[extra] }],
-          `unknown field (a strategy has name, posterior, score and acquire)`,
-        );
+      for (const extra of Object.keys(u).filter((k) => !strategyKeys.has(k))) {
+        errors.push({
+          value: u[extra],
+          context: [...c, { key: extra, type: t.never, actual: u[extra] }],
+          message: "unknown field (a strategy has name, posterior, score and acquire)",
+        });
+      }
+      if (u["name"] !== undefined && typeof u["name"] !== "string") {
+        errors.push({
+          value: u["name"],
+          context: [...c, { key: "name", type: t.string, actual: u["name"] }],
+          message: `expected a string, got ${JSON.stringify(u["name"])}`,
+        });
       }
     }
     const shape = strategyShape.validate(u, c);
-    return E.isLeft(shape) ? shape : t.success(strategy(shape.right));
+    if (E.isLeft(shape)) errors.push(...shape.left);
+    if (errors.length > 0) return E.left(errors);
+    const name = isObject(u) && typeof u["name"] === "string" ? { name: u["name"] } : {};
+    return E.isLeft(shape) ? shape : t.success(strategy({ ...shape.right, ...name }));
   },
   t.identity,
 );

@@ -8,7 +8,22 @@
  *
  * Run: `deno task exp examples/mnist-bald.ts` (add `--full` for the paper's scale).
  */
-import { experiment, galCnn } from "../mod.ts";
+import {
+  bald,
+  experiment,
+  galCnn,
+  maxEntropy,
+  mcDropout,
+  meanStd,
+  random,
+  strategy,
+  topK,
+  variationRatios,
+} from "../mod.ts";
+
+/** Every strategy samples the same MC-dropout posterior (T = 20) and takes the top 10 per round. */
+const posterior = mcDropout({ samples: 20 });
+const acquire = topK(10);
 
 export default experiment({
   name: "mnist-bald",
@@ -17,12 +32,12 @@ export default experiment({
   dataset: "mnist",
   model: galCnn(10, [28, 28, 1]),
   initialPerClass: 2,
-  acquireSize: 10,
-  acquisitions: ["bald", "max-entropy", "variation-ratios", "mean-std", "random"],
+  strategies: [bald, maxEntropy, variationRatios, meanStd, random].map((score) =>
+    strategy({ posterior, score, acquire })
+  ),
   rounds: 4,
   poolSubset: 2000,
   testSubset: 1000,
-  mcSamples: 20,
   seeds: [0],
   train: { epochs: 50, batchSize: 32, learningRate: 1e-3, weightDecay: 1e-4, init: "scratch" },
   full: {

@@ -7,10 +7,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { type ExperimentConfig, expandGrid, type Variant } from "../dsl/experiment.ts";
+import { expandGrid, type ExperimentConfig, type Variant } from "../dsl/experiment.ts";
 import type { PosteriorDef } from "../dsl/strategy.ts";
 import type { Store } from "./cache/mod.ts";
-import { disposeNet, type Net, netFromArrays, netToArrays } from "./net.ts";
+import { disposeNet, type Net, netFromArrays, netToArrays, netVariables } from "./net.ts";
 import { planExperiment } from "./plan.ts";
 import { type FitInput, type Posterior, posteriorImpl } from "./posterior.ts";
 import { formatDuration, type Progress } from "./progress.ts";
@@ -159,7 +159,8 @@ export async function runActiveLearning(
       for (const step of plan.rounds) {
         const round = step.round;
         where = `run ${runIndex + 1}/${plans.length} ${label} round ${round}/${cfg.rounds}`;
-        const numTensors = tf.memory().numTensors;
+        // The net carried over from the last round (init "previous") is not a leak.
+        const numTensors = tf.memory().numTensors - (previous ? netVariables(previous).length : 0);
         const from = cfg.train.init === "previous" ? previous : undefined;
         const fitted = await runner.run(
           step.retrain.stage,

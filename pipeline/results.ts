@@ -25,7 +25,7 @@ export interface RoundRecord {
   /** Stage kinds of this round restored from the cache instead of run. */
   readonly cacheHits: readonly string[];
   readonly trainImagesPerSecond: number;
-  /** `tf.memory().numTensors` at the start of the round (leak check). */
+  /** `tf.memory().numTensors` at the start of the round, less the net carried from the last round (leak check). */
   readonly numTensors: number;
   readonly backend: string;
 }
