@@ -110,6 +110,7 @@ Deno.test("a bad YAML experiment is rejected before any work, naming every field
         "seeds: [0]",
         "train: { epochs: 1, batchSize: 8, learningRate: 0.001, weightDecay: 0, init: scratch }",
         "acquisiton: random",
+        "strategies: [{ posterior: { name: mc-dropout, samples: 2 }, score: baldd, acquire: { name: top-k, k: 1 } }]",
         "",
       ].join("\n"),
     );
@@ -126,6 +127,7 @@ Deno.test("a bad YAML experiment is rejected before any work, naming every field
       "line 6: rounds",
       "line 1: model: required field is missing",
       "line 12: acquisiton: unknown field",
+      'line 13: strategies.0.score: unknown score "baldd"',
     ];
     for (const text of expected) {
       assert(err.includes(`bad.yaml: ${text}`), `stderr does not name "${text}":\n${err}`);
