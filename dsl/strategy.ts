@@ -56,6 +56,11 @@ export interface PosteriorDef extends PartIdentity {
   readonly _tag: "posterior";
   /** T: samples per item. */
   readonly samples: number;
+  /**
+   * Nets trained per round for this posterior (default 1). An ensemble of N
+   * trains N, each cached on its own key: growing 5 members to 10 trains 5.
+   */
+  readonly nets?: number;
   /** The tensor code of a user-defined posterior; absent for built-ins. */
   readonly impl?: PosteriorImpl;
 }
@@ -182,6 +187,37 @@ export function mcDropout(opts: { readonly samples: number }): PosteriorDef {
 }
 
 /**
+ * The deterministic net (dropout off): one sample, the non-Bayesian baseline
+ * whose softmax gives plain entropy or margin uncertainty.
+ *
+ * @returns the posterior value
+ */
+export function deterministic(): PosteriorDef {
+  return { _tag: "posterior", name: "deterministic", version: 1, params: {}, samples: 1 };
+}
+
+/**
+ * A deep ensemble (Lakshminarayanan et al. 2017; for AL, Beluch et al. 2018):
+ * `members` nets of the experiment's model, each with its own initial weights
+ * and data order, trained on the same labelled set; each member's softmax is
+ * one sample. The first member is the net single-net strategies train, so it
+ * is shared with them through the cache.
+ *
+ * @param opts the number of members (T)
+ * @returns the posterior value
+ */
+export function deepEnsemble(opts: { readonly members: number }): PosteriorDef {
+  return {
+    _tag: "posterior",
+    name: "ensemble",
+    version: 1,
+    params: { members: opts.members },
+    samples: opts.members,
+    nets: opts.members,
+  };
+}
+
+/**
  * Top-k: the k highest-scored candidates (ties to the candidate listed first).
  *
  * @param k items per round
@@ -273,6 +309,23 @@ const builtinPosteriors: Record<string, t.Decoder<unknown, PosteriorDef>> = {
   ),
 };
 
+builtinPosteriors["deterministic"] = t.strict({ name: t.literal("deterministic") }).pipe(
+  new t.Type<PosteriorDef, { name: "deterministic" }, { name: "deterministic" }>(
+    "Deterministic",
+    (u): u is PosteriorDef => isObject(u) && u["_tag"] === "posterior",
+    () => t.success(deterministic()),
+    () => ({ name: "deterministic" }),
+  ),
+);
+builtinPosteriors["ensemble"] = t.strict({ name: t.literal("ensemble"), members: PositiveInt }).pipe(
+  new t.Type<PosteriorDef, { name: "ensemble"; members: PositiveInt }, { name: "ensemble"; members: PositiveInt }>(
+    "Ensemble",
+    (u): u is PosteriorDef => isObject(u) && u["_tag"] === "posterior",
+    (u) => t.success(deepEnsemble({ members: u.members })),
+    (d) => ({ name: "ensemble", members: d.samples as PositiveInt }),
+  ),
+);
+
 const builtinAcquires: Record<string, t.Decoder<unknown, AcquireDef>> = {
   "top-k": t.strict({ name: t.literal("top-k"), k: PositiveInt }).pipe(
     new t.Type<AcquireDef, { name: "top-k"; k: PositiveInt }, { name: "top-k"; k: PositiveInt }>(
@@ -338,12 +391,15 @@ function namedPart<A>(
   );
 }
 
-/** A posterior: a built value, or `{ name: mc-dropout, samples: T }`. */
+/**
+ * A posterior: a built value, `{ name: mc-dropout, samples: T }`,
+ * `{ name: ensemble, members: N }` or `deterministic`.
+ */
 export const PosteriorCodec: t.Type<PosteriorDef, PosteriorDef, unknown> = namedPart(
   "posterior",
   "posterior",
   builtinPosteriors,
-  () => undefined,
+  (name) => (name === "deterministic" ? deterministic() : undefined),
   ["impl"],
 );
 

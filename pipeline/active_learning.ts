@@ -154,24 +154,40 @@ export async function runActiveLearning(
     );
     const labelled = [...split.out.labelled];
     let pool = split.out.pool;
-    let previous: Net | undefined;
+    // Nets carried to the next round (init "previous"): the round's net, then extra ensemble members.
+    let previous: Net[] = [];
+    const carried = () => previous.reduce((n, net) => n + netVariables(net).length, 0);
     try {
       for (const step of plan.rounds) {
         const round = step.round;
         where = `run ${runIndex + 1}/${plans.length} ${label} round ${round}/${cfg.rounds}`;
-        // The net carried over from the last round (init "previous") is not a leak.
-        const numTensors = tf.memory().numTensors - (previous ? netVariables(previous).length : 0);
-        const from = cfg.train.init === "previous" ? previous : undefined;
-        const fitted = await runner.run(
-          step.retrain.stage,
-          step.retrain.key,
-          () => ({ data: data.train, labelled, classes: data.classes, ...(from ? { from } : {}) }),
-          fit,
-        );
-        if (previous && previous !== fitted.out.net) disposeNet(previous);
-        previous = fitted.out.net;
+        // Nets carried over from the last round are not a leak.
+        const numTensors = tf.memory().numTensors - carried();
+        const nets: Net[] = [];
+        let fitted;
+        const memberHits: boolean[] = [];
+        try {
+          for (const [k, member] of [step.retrain, ...step.members].entries()) {
+            const from = cfg.train.init === "previous" ? previous[k] : undefined;
+            const trained = await runner.run(
+              member.stage,
+              member.key,
+              () => ({ data: data.train, labelled, classes: data.classes, ...(from ? { from } : {}) }),
+              fit,
+            );
+            if (k === 0) fitted = trained;
+            memberHits.push(trained.hit);
+            nets.push(trained.out.net);
+          }
+        } catch (e) {
+          for (const net of nets) if (!previous.includes(net)) disposeNet(net);
+          throw e;
+        }
+        for (const old of previous) if (!nets.includes(old)) disposeNet(old);
+        previous = nets;
+        if (!fitted) throw new Error("internal: no net trained");
         const net = fitted.out.net;
-        const fitInput = () => ({ net, images: data.train, labelled, classes: data.classes, seed: 0 });
+        const fitInput = () => ({ net, members: nets, images: data.train, labelled, classes: data.classes, seed: 0 });
         const posterior = await runner.run(step.posterior.stage, step.posterior.key, fitInput, postCodec);
         let acquired: number[] = [];
         let evaluated;
@@ -188,7 +204,7 @@ export async function runActiveLearning(
           seconds.retrain = fitted.seconds;
           seconds["fit-posterior"] = posterior.seconds;
           seconds.evaluate = evaluated.seconds;
-          if (fitted.hit) hits.push("retrain");
+          if (memberHits.every((h) => h)) hits.push("retrain");
           if (posterior.hit) hits.push("fit-posterior");
           if (evaluated.hit) hits.push("evaluate");
           reached = cfg.stop?.accuracy !== undefined && evaluated.out.accuracy >= cfg.stop.accuracy;
@@ -231,8 +247,8 @@ export async function runActiveLearning(
         labelled.push(...acquired);
         pool = pool.filter((i) => !taken.has(i));
         if (cfg.train.init === "scratch") {
-          disposeNet(previous);
-          previous = undefined;
+          for (const old of previous) disposeNet(old);
+          previous = [];
         }
         doneRounds++;
         const stopped = reached && step.score !== undefined;
@@ -249,7 +265,7 @@ export async function runActiveLearning(
         }
       }
     } finally {
-      if (previous) disposeNet(previous);
+      for (const old of previous) disposeNet(old);
     }
   }
   return runner.stats;

@@ -148,7 +148,14 @@ async function printPlan(
       plan.warmStart,
       ...plan.rounds.flatMap((
         r,
-      ) => [r.retrain, r.posterior, r.evaluate, ...(r.score ? [r.score] : []), ...(r.acquire ? [r.acquire] : [])]),
+      ) => [
+        r.retrain,
+        ...r.members,
+        r.posterior,
+        r.evaluate,
+        ...(r.score ? [r.score] : []),
+        ...(r.acquire ? [r.acquire] : []),
+      ]),
     ];
     for (const [i, p] of stages.entries()) {
       const refreshed = refresh.has(p.stage.kind) || refresh.has(p.stage.name);

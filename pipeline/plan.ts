@@ -30,6 +30,8 @@ export interface RoundPlan {
   /** Size of that labelled set. */
   readonly labelled: number;
   readonly retrain: Planned<ReturnType<typeof retrain>>;
+  /** Extra nets the posterior needs (ensemble members 2..N), each cached on its own key. */
+  readonly members: readonly Planned<ReturnType<typeof retrain>>[];
   readonly posterior: Planned<ReturnType<typeof fitPosterior>>;
   readonly evaluate: Planned<ReturnType<typeof evaluate>>;
   readonly score?: Planned<ReturnType<typeof score>>;
@@ -81,29 +83,41 @@ export async function planRun(
   let labelledKey = start.key;
   let labelled = config.initialPerClass * classes;
   const budget = config.stop?.labels ?? Infinity;
-  let previousFit: string | undefined;
+  const nets = strategy.posterior.nets ?? 1;
+  let previousFits: string[] = [];
   for (let round = 0; round <= config.rounds; round++) {
-    const fromPrevious = config.train.init === "previous" && previousFit !== undefined;
-    const fit = await plan(
-      retrain(
-        config.model,
-        config.train,
-        deriveSeed(seed, `init/${config.train.init === "previous" ? 0 : round}`),
-        deriveSeed(seed, `train/${round}`),
-      ),
-      fromPrevious ? [dataKey, labelledKey, previousFit as string] : [dataKey, labelledKey],
-    );
-    previousFit = fit.key;
+    const trained: Planned<ReturnType<typeof retrain>>[] = [];
+    for (let k = 0; k < nets; k++) {
+      // Net 0 keeps the seeds of a single-net run, so strategies share it; members k > 0 get their own.
+      const member = k === 0 ? "" : `/member-${k}`;
+      const previousFit = config.train.init === "previous" ? previousFits[k] : undefined;
+      trained.push(
+        await plan(
+          retrain(
+            config.model,
+            config.train,
+            deriveSeed(seed, `init/${config.train.init === "previous" ? 0 : round}${member}`),
+            deriveSeed(seed, `train/${round}${member}`),
+          ),
+          previousFit !== undefined ? [dataKey, labelledKey, previousFit] : [dataKey, labelledKey],
+        ),
+      );
+    }
+    previousFits = trained.map((t) => t.key);
+    const [fit, ...members] = trained as [
+      Planned<ReturnType<typeof retrain>>,
+      ...Planned<ReturnType<typeof retrain>>[],
+    ];
     const posterior = await plan(
       fitPosterior(strategy.posterior, deriveSeed(seed, `posterior/${round}`)),
-      [fit.key, dataKey, labelledKey],
+      [...previousFits, dataKey, labelledKey],
     );
     const evaluated = await plan(
       evaluate(deriveSeed(seed, `evaluate/${round}`), config.testSubset),
       [posterior.key, dataKey],
     );
     if (round === config.rounds || labelled >= budget) {
-      rounds.push({ round, labelledKey, labelled, retrain: fit, posterior, evaluate: evaluated });
+      rounds.push({ round, labelledKey, labelled, retrain: fit, members, posterior, evaluate: evaluated });
       break;
     }
     const scored = await plan(
@@ -117,6 +131,7 @@ export async function planRun(
       labelledKey,
       labelled,
       retrain: fit,
+      members,
       posterior,
       evaluate: evaluated,
       score: scored,

@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { PosteriorDef } from "../dsl/strategy.ts";
 import type { StageContext } from "../dsl/stage.ts";
 import type { Entry, EntryInput } from "./cache/mod.ts";
-import { features, mcLogProbs, type Net } from "./net.ts";
+import { applyLayers, features, mcLogProbs, type Net } from "./net.ts";
 import type { Rng } from "./rng.ts";
 import type { ImageArray } from "./train.ts";
 
@@ -27,9 +27,12 @@ export interface Posterior {
   dispose(): void;
 }
 
-/** What fit-posterior receives: the round's trained net and its training data. */
+/** What fit-posterior receives: the round's trained net(s) and its training data. */
 export interface FitInput {
+  /** The round's net (the first of `members`). */
   readonly net: Net;
+  /** Every net trained this round for the posterior: `PosteriorDef.nets` of them (1 unless an ensemble). */
+  readonly members: readonly Net[];
   readonly images: ImageArray & { readonly y: Int32Array };
   readonly labelled: readonly number[];
   readonly classes: number;
@@ -63,11 +66,43 @@ export function mcDropoutPosterior(net: Net, samples: number): Posterior {
   };
 }
 
-const mcDropoutImpl = (samples: number): PosteriorImpl => ({
-  fit: ({ net }) => Promise.resolve(mcDropoutPosterior(net, samples)),
-  save: () => ({ json: { kind: "mc-dropout", samples } }),
-  load: (_entry, { net }) => mcDropoutPosterior(net, samples),
-});
+/**
+ * A deep ensemble's predictive (Lakshminarayanan et al. 2017; for AL, Beluch
+ * et al. 2018): each member's deterministic softmax is one sample, so T is
+ * the number of members.
+ *
+ * @param members the trained nets
+ * @returns the posterior (owning nothing beyond the nets)
+ */
+export function ensemblePosterior(members: readonly Net[]): Posterior {
+  return {
+    samples: members.length,
+    logProbs: (x) =>
+      tf.tidy(() => {
+        const each = members.map((m) =>
+          tf.logSoftmax(applyLayers(m, x, 0, m.spec.layers.length, { kind: "off" }) as tf.Tensor2D)
+        );
+        return tf.stack(each, 1) as tf.Tensor3D;
+      }),
+    dispose: () => {},
+  };
+}
+
+/** A posterior that is a pure function of the nets: nothing to store but its kind. */
+function wrapper(kind: string, make: (input: FitInput) => Posterior): PosteriorImpl {
+  return {
+    fit: (input) => Promise.resolve(make(input)),
+    save: () => ({ json: { kind } }),
+    load: (_entry, input) => make(input),
+  };
+}
+
+const builtins: Record<string, (def: PosteriorDef) => PosteriorImpl> = {
+  "mc-dropout": (def) => wrapper("mc-dropout", ({ net }) => mcDropoutPosterior(net, def.samples)),
+  // The plain net, dropout off: one sample (the non-Bayesian baseline).
+  "deterministic": () => wrapper("deterministic", ({ net }) => ensemblePosterior([net])),
+  "ensemble": () => wrapper("ensemble", ({ members }) => ensemblePosterior(members)),
+};
 
 /**
  * The implementation of a posterior value: its own, or the built-in one of its name.
@@ -78,6 +113,7 @@ const mcDropoutImpl = (samples: number): PosteriorImpl => ({
  */
 export function posteriorImpl(def: PosteriorDef): PosteriorImpl {
   if (def.impl) return def.impl;
-  if (def.name === "mc-dropout") return mcDropoutImpl(def.samples);
+  const builtin = builtins[def.name];
+  if (builtin) return builtin(def);
   throw new Error(`posterior "${def.name}" is not built in and brings no impl (use definePosterior)`);
 }

@@ -12,7 +12,9 @@ async function planKeys(file: string): Promise<string[]> {
     `${p.strategy.name} ${p.seed}`,
     `${p.warmStart.stage.name} ${p.warmStart.key}`,
     ...p.rounds.flatMap((r) =>
-      [r.retrain, r.posterior, r.evaluate, r.score, r.acquire].flatMap((s) => s ? [`${s.stage.name} ${s.key}`] : [])
+      [r.retrain, ...r.members, r.posterior, r.evaluate, r.score, r.acquire].flatMap((s) =>
+        s ? [`${s.stage.name} ${s.key}`] : []
+      )
     ),
   ]);
 }

@@ -131,3 +131,24 @@ Deno.test("no tensor leaks across 50 rounds, retraining from scratch or from the
     assertEquals(tf.memory().numTensors, before);
   });
 });
+
+Deno.test("ensemble members are cached one by one: growing 2 members to 3 trains only the new one", async () => {
+  await withFixture(async (dir, run) => {
+    const ensemble = (members: number) => ({
+      acquisitions: [],
+      strategies: [{ posterior: { name: "ensemble", members }, score: "bald", acquire: { name: "top-k", k: 10 } }],
+      rounds: 1,
+    });
+    const two = await run(await yamlVariant(dir, "two", ensemble(2)), "two");
+    assertEquals(two.executed["retrain"], 4); // 2 rounds x 2 members
+    // Members differ (own initial weights and data order), so the ensemble disagrees somewhere: BALD picks.
+    assertEquals(two.records.map((r) => r.acquired.length), [10, 0]);
+    const three = await run(await yamlVariant(dir, "three", ensemble(3)), "three");
+    // Round 0: members 1-2 restored, member 3 trained. Round 1 trains on a new labelled set (3 new nets).
+    assertEquals(three.hits["retrain"], 2);
+    assertEquals(three.executed["retrain"], 1 + 3);
+    // A single-net strategy on the same seed reuses member 1 of round 0.
+    const single = await run(await yamlVariant(dir, "single", { acquisitions: ["random"], rounds: 1 }), "single");
+    assertEquals(single.hits["retrain"], 1);
+  });
+});

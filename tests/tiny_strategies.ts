@@ -13,8 +13,8 @@ import tiny from "./tiny_mnist.ts";
 /** Counts fits, so a test can see that an uncached posterior is fitted on every run. */
 export const fits = { count: 0 };
 
-export const deterministic = definePosterior({
-  name: "deterministic",
+export const plainNet = definePosterior({
+  name: "plain-net",
   samples: 1,
   impl: {
     fit: ({ net }) => {
@@ -37,7 +37,7 @@ export default experiment({
   name: "tiny-strategies",
   strategies: [
     strategy({ posterior: mcDropout({ samples: 5 }), score: margin, acquire: topK(10) }),
-    strategy({ name: "det-entropy", posterior: deterministic, score: maxEntropy, acquire: topK(10) }),
+    strategy({ name: "det-entropy", posterior: plainNet, score: maxEntropy, acquire: topK(10) }),
   ],
   rounds: 3,
   stop: { labels: 35 },
