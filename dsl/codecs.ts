@@ -97,6 +97,8 @@ export function formatDecodeErrors(errors: t.Errors): string[] {
       const parent = e.context[i - 1];
       if (!c || c.key === "") continue;
       if (parent && (parent.type instanceof t.UnionType || parent.type instanceof t.IntersectionType)) continue;
+      // A sub-codec looking at the same value (an intersection member inside a custom type) adds no path step.
+      if (parent && /^\d+$/.test(c.key) && c.actual === parent.actual) continue;
       path.push(c.key);
     }
     const last = e.context[e.context.length - 1];

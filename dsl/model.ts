@@ -11,8 +11,34 @@ export const Activation = t.union([t.literal("relu"), t.literal("linear")]);
 /** Activation applied after a conv2d or dense layer. */
 export type Activation = t.TypeOf<typeof Activation>;
 
-/** One layer of a feed-forward net. */
-export const LayerSpec = t.union([
+// Refinements keep the static type `number` (so specs can be written as plain
+// literals) while the decoder still rejects values that make no sense.
+const positive = t.refinement(t.number, (n) => Number.isFinite(n) && n > 0, "PositiveNumber");
+const nonNegative = t.refinement(t.number, (n) => Number.isFinite(n) && n >= 0, "NonNegativeNumber");
+const finite = t.refinement(t.number, (n) => Number.isFinite(n), "FiniteNumber");
+
+/**
+ * A mean-field Gaussian weight posterior for a conv2d or dense layer, trained
+ * by Bayes by Backprop (Blundell, Cornebise, Kavukcuoglu & Wierstra, "Weight
+ * Uncertainty in Neural Networks", ICML 2015). Every kernel entry and bias has
+ * its own mean mu and its own rho; the posterior std is softplus(rho) =
+ * log(1 + exp(rho)). The prior is N(0, priorStd^2) on every weight and bias.
+ *
+ * - `priorStd`: std of the zero-mean Gaussian prior (> 0).
+ * - `rhoInit`, `rhoInitStd`: rho starts as N(rhoInit, rhoInitStd^2) draws.
+ *   Zeng, Lesnikowski & Alvarez ("The Relevance of Bayesian Layer Positioning
+ *   for Model Uncertainty in Deep Bayesian Active Learning") start at
+ *   N(-3, 0.1) and try -5, -9, -11 as more nearly deterministic starts.
+ */
+export const BayesianSpec = t.type({ priorStd: positive, rhoInit: finite, rhoInitStd: nonNegative });
+/** A mean-field Gaussian weight posterior (see the codec). */
+export type BayesianSpec = t.TypeOf<typeof BayesianSpec>;
+
+/** Optional fields of the layers that have weights. */
+const WeightedOptions = t.partial({ bayesian: BayesianSpec });
+
+/** A 2-D convolution, stride 1. */
+export const Conv2dSpec = t.intersection([
   t.type({
     kind: t.literal("conv2d"),
     filters: t.number,
@@ -20,10 +46,26 @@ export const LayerSpec = t.union([
     activation: Activation,
     padding: t.union([t.literal("valid"), t.literal("same")]),
   }),
+  WeightedOptions,
+]);
+/** A 2-D convolution, stride 1. */
+export type Conv2dSpec = t.TypeOf<typeof Conv2dSpec>;
+
+/** A fully connected layer. */
+export const DenseSpec = t.intersection([
+  t.type({ kind: t.literal("dense"), units: t.number, activation: Activation }),
+  WeightedOptions,
+]);
+/** A fully connected layer. */
+export type DenseSpec = t.TypeOf<typeof DenseSpec>;
+
+/** One layer of a feed-forward net. */
+export const LayerSpec = t.union([
+  Conv2dSpec,
   t.type({ kind: t.literal("maxPool"), size: t.number }),
   t.type({ kind: t.literal("dropout"), rate: t.number }),
   t.type({ kind: t.literal("flatten") }),
-  t.type({ kind: t.literal("dense"), units: t.number, activation: Activation }),
+  DenseSpec,
 ]);
 /** One layer of a feed-forward net. */
 export type LayerSpec = t.TypeOf<typeof LayerSpec>;
@@ -73,14 +115,148 @@ export function galCnn(
 }
 
 /**
- * Index of the first stochastic (dropout) layer, or the layer count when
- * there is none. Layers before it are deterministic, so their output can be
- * computed once and shared by every MC sample.
+ * The Bayesian settings of a layer, or undefined for a deterministic one.
+ *
+ * @param layer the layer
+ * @returns its weight posterior's settings
+ */
+export function bayesianOf(layer: LayerSpec): BayesianSpec | undefined {
+  return layer.kind === "conv2d" || layer.kind === "dense" ? layer.bayesian : undefined;
+}
+
+/**
+ * Indices of the layers with Gaussian (Bayes by Backprop) weights.
  *
  * @param spec the net
- * @returns the index of the first dropout layer
+ * @returns the indices, ascending
+ */
+export function bayesianLayers(spec: NetSpec): number[] {
+  return spec.layers.flatMap((l, i) => (bayesianOf(l) ? [i] : []));
+}
+
+/**
+ * Index of the first stochastic layer (a dropout with rate > 0, or a layer
+ * with Gaussian weights), or the layer count when there is none. Layers before
+ * it are deterministic, so their output can be computed once and shared by
+ * every MC sample.
+ *
+ * @param spec the net
+ * @returns the index of the first stochastic layer
  */
 export function firstStochasticLayer(spec: NetSpec): number {
-  const i = spec.layers.findIndex((l) => l.kind === "dropout");
+  const i = spec.layers.findIndex((l) => (l.kind === "dropout" && l.rate > 0) || bayesianOf(l) !== undefined);
   return i < 0 ? spec.layers.length : i;
+}
+
+/**
+ * The eight architectures of Table 1 of Zeng, Lesnikowski & Alvarez, "The
+ * Relevance of Bayesian Layer Positioning for Model Uncertainty in Deep
+ * Bayesian Active Learning" (NVIDIA/Stanford poster). A minus sign counts
+ * Bayesian layers from the output end, a plain number from the input end.
+ */
+export const HybridPresetName = t.keyof({
+  "BNN": null,
+  "BNN-1": null,
+  "BNN-2": null,
+  "BNN-3": null,
+  "BNN1": null,
+  "BNN2": null,
+  "BNN3": null,
+  "CNN": null,
+});
+/** One of the poster's eight architectures. */
+export type HybridPresetName = t.TypeOf<typeof HybridPresetName>;
+
+/** The names of the hybrid presets, in the poster's order. */
+export const hybridPresetNames: readonly HybridPresetName[] = [
+  "BNN",
+  "BNN-1",
+  "BNN-2",
+  "BNN-3",
+  "BNN1",
+  "BNN2",
+  "BNN3",
+  "CNN",
+];
+
+/** Which of [Conv1, Conv2, Dense1, Dense2] are Bayesian, per preset (Table 1 of the poster). */
+const HYBRID_TABLE: Readonly<Record<HybridPresetName, readonly [boolean, boolean, boolean, boolean]>> = {
+  "BNN": [true, true, true, true],
+  "BNN-1": [false, false, false, true],
+  "BNN-2": [false, false, true, true],
+  "BNN-3": [false, true, true, true],
+  "BNN1": [true, false, false, false],
+  "BNN2": [true, true, false, false],
+  "BNN3": [true, true, true, false],
+  "CNN": [false, false, false, false],
+};
+
+/** Settings of the Gaussian layers of a hybrid preset; each has a default. */
+export interface HybridOptions {
+  /** Std of the N(0, priorStd^2) prior; default 1 (the TensorFlow Probability layers' default prior). */
+  readonly priorStd?: number;
+  /** Mean of the initial rho draws; default -3 (the poster's; -5, -9, -11 start closer to deterministic). */
+  readonly rhoInit?: number;
+  /** Std of the initial rho draws; default 0.1 (the poster's). */
+  readonly rhoInitStd?: number;
+}
+
+/**
+ * One of the hybrid Bayesian/deterministic nets of Zeng, Lesnikowski &
+ * Alvarez, "The Relevance of Bayesian Layer Positioning for Model Uncertainty
+ * in Deep Bayesian Active Learning". Layers: Conv1 (32, 4x4)-relu, Conv2
+ * (32, 4x4)-relu, maxpool 2x2, flatten, Dense1 128-relu, Dense2 (logits); the
+ * sizes follow {@link galCnn}, without its dropout. Which layers have Gaussian
+ * weights (Table 1 of the poster; B = Bayesian, D = deterministic):
+ *
+ * | preset | Conv1 | Conv2 | Dense1 | Dense2 |
+ * |--------|-------|-------|--------|--------|
+ * | BNN    | B     | B     | B      | B      |
+ * | BNN-1  | D     | D     | D      | B      |
+ * | BNN-2  | D     | D     | B      | B      |
+ * | BNN-3  | D     | B     | B      | B      |
+ * | BNN1   | B     | D     | D      | D      |
+ * | BNN2   | B     | B     | D      | D      |
+ * | BNN3   | B     | B     | B      | D      |
+ * | CNN    | D     | D     | D      | D      |
+ *
+ * CNN has no stochastic layer at all, so its T "samples" are identical.
+ *
+ * @param name the preset
+ * @param classes number of output classes
+ * @param inputShape [H, W, C] of the images
+ * @param opts prior and initial-rho settings of the Gaussian layers
+ * @returns the net's spec
+ * @example
+ * ```ts
+ * const spec = hybridPreset("BNN-1", 10);
+ * console.assert(bayesianLayers(spec).length === 1);
+ * ```
+ */
+export function hybridPreset(
+  name: HybridPresetName,
+  classes: number,
+  inputShape: readonly [number, number, number] = [28, 28, 1],
+  opts: HybridOptions = {},
+): NetSpec {
+  const row = HYBRID_TABLE[name];
+  if (!row) throw new Error(`unknown hybrid preset "${name}" (known: ${hybridPresetNames.join(", ")})`);
+  const bayes: BayesianSpec = {
+    priorStd: opts.priorStd ?? 1,
+    rhoInit: opts.rhoInit ?? -3,
+    rhoInitStd: opts.rhoInitStd ?? 0.1,
+  };
+  const maybe = (on: boolean) => (on ? { bayesian: { ...bayes } } : {});
+  const [conv1, conv2, dense1, dense2] = row;
+  return {
+    inputShape: [inputShape[0], inputShape[1], inputShape[2]],
+    layers: [
+      { kind: "conv2d", filters: 32, kernel: 4, activation: "relu", padding: "valid", ...maybe(conv1) },
+      { kind: "conv2d", filters: 32, kernel: 4, activation: "relu", padding: "valid", ...maybe(conv2) },
+      { kind: "maxPool", size: 2 },
+      { kind: "flatten" },
+      { kind: "dense", units: 128, activation: "relu", ...maybe(dense1) },
+      { kind: "dense", units: classes, activation: "linear", ...maybe(dense2) },
+    ],
+  };
 }

@@ -23,7 +23,7 @@ import * as E from "fp-ts/Either.js";
 import * as t from "io-ts";
 import type { PosteriorImpl } from "../pipeline/posterior.ts";
 import { topK as topKSelect } from "./acquire.ts";
-import { PositiveInt } from "./codecs.ts";
+import { PositiveInt, PositiveNumber } from "./codecs.ts";
 import {
   bald as baldFn,
   maxEntropy as maxEntropyFn,
@@ -171,19 +171,29 @@ export function defineAcquire(def: {
 
 /**
  * MC dropout (Gal & Ghahramani 2016): the trained net with dropout kept on at
- * prediction time, sampled T times.
+ * prediction time, sampled T times. `consistent: true` uses the same T masks
+ * for every pool item (BatchBALD, Kirsch et al. 2019, needs joint samples).
  *
- * @param opts T, the number of stochastic forward passes
+ * @param opts T, the number of stochastic forward passes, and mask consistency
  * @returns the posterior value
  */
-export function mcDropout(opts: { readonly samples: number }): PosteriorDef {
-  return {
-    _tag: "posterior",
-    name: "mc-dropout",
-    version: 1,
-    params: { samples: opts.samples },
-    samples: opts.samples,
-  };
+export function mcDropout(opts: { readonly samples: number; readonly consistent?: boolean }): PosteriorDef {
+  const params = opts.consistent ? { samples: opts.samples, consistent: true } : { samples: opts.samples };
+  return { _tag: "posterior", name: "mc-dropout", version: 1, params, samples: opts.samples };
+}
+
+/**
+ * Bayes-by-backprop (Blundell et al. 2015): the net's mean-field Gaussian
+ * layers (a model with `bayesian` layers, e.g. a `hybridPreset`) are sampled
+ * T times by reparameterisation; the net is trained on the ELBO. Only the
+ * layers from the first stochastic one on are recomputed per sample.
+ *
+ * @param opts T, and whether the T weight draws are the same for every item
+ * @returns the posterior value
+ */
+export function bayesByBackprop(opts: { readonly samples: number; readonly consistent?: boolean }): PosteriorDef {
+  const params = opts.consistent ? { samples: opts.samples, consistent: true } : { samples: opts.samples };
+  return { _tag: "posterior", name: "bayes-by-backprop", version: 1, params, samples: opts.samples };
 }
 
 /**
@@ -215,6 +225,46 @@ export function deepEnsemble(opts: { readonly members: number }): PosteriorDef {
     samples: opts.members,
     nets: opts.members,
   };
+}
+
+/** Options of {@link vognHead}. */
+export interface VognHeadOptions {
+  /** T: weight samples of the head per item (the talk's N = 10). */
+  readonly samples: number;
+  /** δ, precision of the Gaussian prior (default 1). */
+  readonly priorPrecision?: number;
+  /** τ, tempering of the KL term (default 1). */
+  readonly temperature?: number;
+  /** Passes over the labelled features (default 50). */
+  readonly epochs?: number;
+  /** Step size of the mean (default 0.05). */
+  readonly learningRate?: number;
+  /** Minibatch size (default 32). */
+  readonly batchSize?: number;
+  /** Weight draws per VOGN step (default 1). */
+  readonly mcSamples?: number;
+}
+
+/**
+ * A Bayesian last layer fitted with VOGN (Khan et al. 2018; Osawa et al.
+ * 2019) on the features of the round's trained net: a diagonal Gaussian over
+ * a softmax head. Only the head is sampled, so scoring runs the backbone
+ * once per item.
+ *
+ * @param opts T and the VOGN hyper-parameters
+ * @returns the posterior value
+ */
+export function vognHead(opts: VognHeadOptions): PosteriorDef {
+  const params = {
+    samples: opts.samples,
+    priorPrecision: opts.priorPrecision ?? 1,
+    temperature: opts.temperature ?? 1,
+    epochs: opts.epochs ?? 50,
+    learningRate: opts.learningRate ?? 0.05,
+    batchSize: opts.batchSize ?? 32,
+    mcSamples: opts.mcSamples ?? 1,
+  };
+  return { _tag: "posterior", name: "vogn-head", version: 1, params, samples: opts.samples };
 }
 
 /**
@@ -294,47 +344,53 @@ const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "obj
 
 const identityShape = t.type({ name: t.string, version: t.number, params: t.UnknownRecord });
 
+/** A decoder whose result is mapped through `f` (io-ts's own `pipe` wants an encoder too). */
+function mapDecoder<A, B>(d: t.Decoder<unknown, A>, f: (a: A) => B): t.Decoder<unknown, B> {
+  return {
+    name: d.name,
+    validate: (u, c) => E.map(f)(d.validate(u, c)),
+    decode: (u) => E.map(f)(d.decode(u)),
+  };
+}
+
 const builtinPosteriors: Record<string, t.Decoder<unknown, PosteriorDef>> = {
-  "mc-dropout": t.strict({ name: t.literal("mc-dropout"), samples: PositiveInt }).pipe(
-    new t.Type<
-      PosteriorDef,
-      { name: "mc-dropout"; samples: PositiveInt },
-      { name: "mc-dropout"; samples: PositiveInt }
-    >(
-      "MCDropout",
-      (u): u is PosteriorDef => isObject(u) && u["_tag"] === "posterior",
-      (u, _c) => t.success(mcDropout({ samples: u.samples })),
-      (d) => ({ name: "mc-dropout", samples: d.samples as PositiveInt }),
-    ),
+  "mc-dropout": mapDecoder(
+    t.intersection([
+      t.strict({ name: t.literal("mc-dropout"), samples: PositiveInt }),
+      t.partial({ consistent: t.boolean }),
+    ]),
+    (u) => mcDropout({ samples: u.samples, ...(u.consistent ? { consistent: true } : {}) }),
+  ),
+  "bayes-by-backprop": mapDecoder(
+    t.intersection([
+      t.strict({ name: t.literal("bayes-by-backprop"), samples: PositiveInt }),
+      t.partial({ consistent: t.boolean }),
+    ]),
+    (u) => bayesByBackprop({ samples: u.samples, ...(u.consistent ? { consistent: true } : {}) }),
+  ),
+  "deterministic": mapDecoder(t.strict({ name: t.literal("deterministic") }), () => deterministic()),
+  "ensemble": mapDecoder(
+    t.strict({ name: t.literal("ensemble"), members: PositiveInt }),
+    (u) => deepEnsemble({ members: u.members }),
+  ),
+  "vogn-head": mapDecoder(
+    t.intersection([
+      t.strict({ name: t.literal("vogn-head"), samples: PositiveInt }),
+      t.partial({
+        priorPrecision: PositiveNumber,
+        temperature: PositiveNumber,
+        epochs: PositiveInt,
+        learningRate: PositiveNumber,
+        batchSize: PositiveInt,
+        mcSamples: PositiveInt,
+      }),
+    ]),
+    ({ name: _name, ...opts }) => vognHead(opts as VognHeadOptions),
   ),
 };
 
-builtinPosteriors["deterministic"] = t.strict({ name: t.literal("deterministic") }).pipe(
-  new t.Type<PosteriorDef, { name: "deterministic" }, { name: "deterministic" }>(
-    "Deterministic",
-    (u): u is PosteriorDef => isObject(u) && u["_tag"] === "posterior",
-    () => t.success(deterministic()),
-    () => ({ name: "deterministic" }),
-  ),
-);
-builtinPosteriors["ensemble"] = t.strict({ name: t.literal("ensemble"), members: PositiveInt }).pipe(
-  new t.Type<PosteriorDef, { name: "ensemble"; members: PositiveInt }, { name: "ensemble"; members: PositiveInt }>(
-    "Ensemble",
-    (u): u is PosteriorDef => isObject(u) && u["_tag"] === "posterior",
-    (u) => t.success(deepEnsemble({ members: u.members })),
-    (d) => ({ name: "ensemble", members: d.samples as PositiveInt }),
-  ),
-);
-
 const builtinAcquires: Record<string, t.Decoder<unknown, AcquireDef>> = {
-  "top-k": t.strict({ name: t.literal("top-k"), k: PositiveInt }).pipe(
-    new t.Type<AcquireDef, { name: "top-k"; k: PositiveInt }, { name: "top-k"; k: PositiveInt }>(
-      "TopK",
-      (u): u is AcquireDef => isObject(u) && u["_tag"] === "acquire",
-      (u) => t.success(topK(u.k)),
-      (d) => ({ name: "top-k", k: d.size as PositiveInt }),
-    ),
-  ),
+  "top-k": mapDecoder(t.strict({ name: t.literal("top-k"), k: PositiveInt }), (u) => topK(u.k)),
 };
 
 /** Validates a value built with a define* function: its tag, identity and functions. */

@@ -12,7 +12,8 @@ import type { StageContext } from "../dsl/stage.ts";
 import type { Entry, EntryInput } from "./cache/mod.ts";
 import { applyLayers, features, mcLogProbs, type Net } from "./net.ts";
 import type { Rng } from "./rng.ts";
-import type { ImageArray } from "./train.ts";
+import { type ImageArray, imagesToTensor } from "./train.ts";
+import { fitVognHead, type VognHead, vognHeadLogProbs } from "./vogn.ts";
 
 /** A fitted posterior predictive, sampled T times per item. */
 export interface Posterior {
@@ -56,12 +57,15 @@ export interface PosteriorImpl {
  *
  * @param net the fitted net
  * @param samples T
+ * @param consistentSeed when given, sample t uses the same dropout masks (and
+ *   Bayesian weight draws) for every item in every call (BatchBALD needs this)
  * @returns the posterior (owning nothing beyond the net)
  */
-export function mcDropoutPosterior(net: Net, samples: number): Posterior {
+export function mcDropoutPosterior(net: Net, samples: number, consistentSeed?: number): Posterior {
+  const opts = consistentSeed === undefined ? {} : { consistentSeed };
   return {
     samples,
-    logProbs: (x, rng) => tf.tidy(() => mcLogProbs(net, features(net, x), samples, rng)),
+    logProbs: (x, rng) => tf.tidy(() => mcLogProbs(net, features(net, x), samples, rng, opts)),
     dispose: () => {},
   };
 }
@@ -88,6 +92,114 @@ export function ensemblePosterior(members: readonly Net[]): Posterior {
   };
 }
 
+/** Options of the VOGN head posterior, as its params carry them. */
+interface VognHeadParams {
+  readonly samples: number;
+  readonly priorPrecision: number;
+  readonly temperature: number;
+  readonly epochs: number;
+  readonly learningRate: number;
+  readonly batchSize: number;
+  readonly mcSamples: number;
+}
+
+/**
+ * Penultimate features (the input of the last layer, dropout off) of some
+ * images, in chunks, read back to JS.
+ */
+async function backboneFeatures(
+  net: Net,
+  images: ImageArray,
+  indices: readonly number[],
+): Promise<{ data: Float32Array; d: number }> {
+  const last = net.spec.layers.length - 1;
+  const parts: Float32Array[] = [];
+  let d = 0;
+  for (let s = 0; s < indices.length; s += 256) {
+    const f = tf.tidy(() =>
+      tf.reshape(
+        applyLayers(net, imagesToTensor(images, indices.slice(s, s + 256)), 0, last, { kind: "off" }),
+        [Math.min(256, indices.length - s), -1],
+      )
+    );
+    d = f.shape[1] as number;
+    parts.push((await f.data()) as Float32Array);
+    f.dispose();
+  }
+  const data = new Float32Array(indices.length * d);
+  let offset = 0;
+  for (const p of parts) {
+    data.set(p, offset);
+    offset += p.length;
+  }
+  return { data, d };
+}
+
+/**
+ * Last-layer posterior: the round's net gives deterministic features, and a
+ * diagonal Gaussian over a fresh softmax head is fitted on the labelled
+ * features with VOGN (Khan et al. 2018; Osawa et al. 2019), the pipeline of
+ * the NLP part of the Bayesian-learning-rule talk in `000_*.txt`. Sampling is
+ * cheap: the backbone runs once per item, the T heads are one matMul.
+ */
+function vognHeadImpl(params: VognHeadParams): PosteriorImpl {
+  const make = (net: Net, head: VognHead): Posterior => {
+    const last = net.spec.layers.length - 1;
+    return {
+      samples: params.samples,
+      logProbs: (x, rng) =>
+        tf.tidy(() => {
+          const f = applyLayers(net, x, 0, last, { kind: "off" });
+          return vognHeadLogProbs(tf.reshape(f, [f.shape[0] as number, -1]) as tf.Tensor2D, head, params.samples, rng);
+        }),
+      dispose: () => {},
+    };
+  };
+  const heads = new WeakMap<Posterior, VognHead>();
+  return {
+    fit: async ({ net, images, labelled, classes, seed }, ctx) => {
+      const { data, d } = await backboneFeatures(net, images, labelled);
+      const labels = Int32Array.from(labelled, (i) => images.y[i] as number);
+      const head = fitVognHead(data, labelled.length, d, labels, classes, {
+        priorPrecision: params.priorPrecision,
+        temperature: params.temperature,
+        epochs: params.epochs,
+        learningRate: params.learningRate,
+        batchSize: params.batchSize,
+        mcSamples: params.mcSamples,
+        seed,
+        onEpoch: (epoch, loss) => ctx.progress(`vogn head epoch ${epoch + 1}/${params.epochs} nll ${loss.toFixed(3)}`),
+      });
+      const posterior = make(net, head);
+      heads.set(posterior, head);
+      return posterior;
+    },
+    save: (posterior) => {
+      const head = heads.get(posterior);
+      if (!head) throw new Error("vogn-head: not a posterior this implementation fitted");
+      return {
+        json: { kind: "vogn-head", d: head.d, classes: head.classes },
+        arrays: {
+          mean: { data: head.mean, shape: [head.d + 1, head.classes] },
+          precision: { data: head.precision, shape: [head.d + 1, head.classes] },
+        },
+      };
+    },
+    load: (entry, { net }) => {
+      const json = entry.json as { d: number; classes: number };
+      const mean = entry.arrays["mean"]?.data;
+      const precision = entry.arrays["precision"]?.data;
+      if (!(mean instanceof Float32Array) || !(precision instanceof Float32Array)) {
+        throw new Error("vogn-head entry lacks float32 mean and precision arrays");
+      }
+      const head: VognHead = { d: json.d, classes: json.classes, mean, precision };
+      const posterior = make(net, head);
+      heads.set(posterior, head);
+      return posterior;
+    },
+  };
+}
+
 /** A posterior that is a pure function of the nets: nothing to store but its kind. */
 function wrapper(kind: string, make: (input: FitInput) => Posterior): PosteriorImpl {
   return {
@@ -98,10 +210,21 @@ function wrapper(kind: string, make: (input: FitInput) => Posterior): PosteriorI
 }
 
 const builtins: Record<string, (def: PosteriorDef) => PosteriorImpl> = {
-  "mc-dropout": (def) => wrapper("mc-dropout", ({ net }) => mcDropoutPosterior(net, def.samples)),
+  "mc-dropout": (def) =>
+    wrapper(
+      "mc-dropout",
+      ({ net, seed }) => mcDropoutPosterior(net, def.samples, def.params["consistent"] ? seed : undefined),
+    ),
+  // Same sampler: every stochastic layer of the net (Gaussian weights, and dropout if any) is drawn T times.
+  "bayes-by-backprop": (def) =>
+    wrapper(
+      "bayes-by-backprop",
+      ({ net, seed }) => mcDropoutPosterior(net, def.samples, def.params["consistent"] ? seed : undefined),
+    ),
   // The plain net, dropout off: one sample (the non-Bayesian baseline).
   "deterministic": () => wrapper("deterministic", ({ net }) => ensemblePosterior([net])),
   "ensemble": () => wrapper("ensemble", ({ members }) => ensemblePosterior(members)),
+  "vogn-head": (def) => vognHeadImpl(def.params as unknown as VognHeadParams),
 };
 
 /**

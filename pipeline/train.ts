@@ -1,11 +1,12 @@
 /**
  * Training of a {@link Net} by minibatch Adam on softmax cross-entropy with
- * L2 weight decay, and batched conversion of uint8 images to tensors.
+ * L2 weight decay (plus, for nets with Gaussian layers, the KL term of the
+ * ELBO), and batched conversion of uint8 images to tensors.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { applyLayers, type Net, netVariables } from "./net.ts";
+import { applyLayers, hasBayesianLayers, klDivergence, type Net, netVariables } from "./net.ts";
 import { makeRng, shuffled } from "./rng.ts";
 
 /** Images stored as bytes, NHWC. */
@@ -39,7 +40,10 @@ export interface TrainOptions {
   readonly epochs: number;
   readonly batchSize: number;
   readonly learningRate: number;
-  /** Coefficient of the sum of squared kernel weights added to the loss. */
+  /**
+   * Coefficient of the sum of squared kernel weights added to the loss.
+   * Gaussian (Bayesian) kernels are left out: their prior already regularises them.
+   */
   readonly weightDecay: number;
   /** Seeds the data order and the dropout masks. */
   readonly seed: number;
@@ -55,7 +59,12 @@ export interface TrainReport {
 }
 
 /**
- * Trains `net` in place on the given images and labels.
+ * Trains `net` in place on the given images and labels. A net with Gaussian
+ * layers minimises the negative ELBO per example of Bayes by Backprop
+ * (Blundell et al., "Weight Uncertainty in Neural Networks", 2015): the
+ * minibatch cross-entropy under one weight draw plus KL(q || prior) / N, N
+ * being the number of training items, so that summed over an epoch the KL
+ * counts once.
  *
  * @param net the net to train (its variables are updated)
  * @param x images [N, H, W, C], float32
@@ -75,7 +84,8 @@ export async function trainNet(
   const rng = makeRng(opts.seed);
   const optimizer = tf.train.adam(opts.learningRate);
   const vars = netVariables(net);
-  const kernels = net.weights.flatMap((w) => (w ? [w.kernel] : []));
+  const kernels = net.weights.flatMap((w) => (w && !w.rho ? [w.kernel] : []));
+  const bayesian = hasBayesianLayers(net);
   const yAll = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, "int32"), classes));
   const start = performance.now();
   let finalLoss = NaN;
@@ -91,10 +101,11 @@ export async function trainNet(
             const xb = tf.gather(x, idx);
             const yb = tf.gather(yAll, idx);
             const logits = applyLayers(net, xb, 0, net.spec.layers.length, { kind: "sample", rng });
-            const ce = tf.losses.softmaxCrossEntropy(yb, logits);
-            if (opts.weightDecay === 0) return ce as tf.Scalar;
+            let loss = tf.losses.softmaxCrossEntropy(yb, logits) as tf.Scalar;
+            if (bayesian) loss = tf.add(loss, tf.div(klDivergence(net), n));
+            if (opts.weightDecay === 0 || kernels.length === 0) return loss;
             const l2 = tf.addN(kernels.map((k) => tf.sum(tf.square(k))));
-            return tf.add(ce, tf.mul(l2, opts.weightDecay)) as tf.Scalar;
+            return tf.add(loss, tf.mul(l2, opts.weightDecay)) as tf.Scalar;
           },
           true,
           vars,
