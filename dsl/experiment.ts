@@ -17,7 +17,7 @@ import {
   PositiveNumber,
   UnitInterval,
 } from "./codecs.ts";
-import { NetSpec } from "./model.ts";
+import { hybridPreset, HybridPresetName, NetSpec } from "./model.ts";
 import { mcDropout, scoresByName, type Strategy, strategy, StrategyCodec, topK } from "./strategy.ts";
 
 /** Acquisition functions known by name. */
@@ -75,12 +75,39 @@ export type StopConfig = t.TypeOf<typeof StopConfig>;
  */
 export const GridConfig = t.record(t.string, t.array(t.unknown));
 
+const presetOptions = t.partial({
+  inputShape: t.tuple([PositiveInt, PositiveInt, PositiveInt]),
+  priorStd: PositiveNumber,
+  rhoInit: t.number,
+  rhoInitStd: NonNegativeNumber,
+});
+
+/**
+ * A model: a full spec, or one of the hybrid presets of Zeng, Lesnikowski &
+ * Alvarez by name (`{ preset: BNN-1, classes: 10 }`), which decodes to its spec.
+ */
+export const ModelCodec = new t.Type<NetSpec, NetSpec, unknown>(
+  "Model",
+  NetSpec.is,
+  (u, c) => {
+    if (typeof u === "object" && u !== null && "preset" in u) {
+      const shape = t.intersection([t.type({ preset: HybridPresetName, classes: PositiveInt }), presetOptions])
+        .validate(u, c);
+      if (E.isLeft(shape)) return shape;
+      const { preset, classes, inputShape, ...opts } = shape.right;
+      return t.success(hybridPreset(preset, classes, inputShape ?? [28, 28, 1], opts));
+    }
+    return NetSpec.validate(u, c);
+  },
+  t.identity,
+);
+
 /** The experiment configuration. */
 export const ExperimentConfig = t.intersection([
   t.type({
     name: t.string,
     dataset: ImageDatasetName,
-    model: NetSpec,
+    model: ModelCodec,
     /** Initial labelled items per class (balanced warm start). */
     initialPerClass: PositiveInt,
     ...ScaleFields,

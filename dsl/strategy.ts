@@ -24,6 +24,7 @@ import * as t from "io-ts";
 import type { PosteriorImpl } from "../pipeline/posterior.ts";
 import { topK as topKSelect } from "./acquire.ts";
 import { PositiveInt, PositiveNumber } from "./codecs.ts";
+import { topUEntropy } from "./top_u.ts";
 import {
   bald as baldFn,
   maxEntropy as maxEntropyFn,
@@ -292,6 +293,18 @@ export const meanStd: ScoreDef = defineScore({ name: "mean-std", fn: meanStdFn }
 /** Uniform random scores: the baseline. */
 export const random: ScoreDef = defineScore({ name: "random", fn: randomScore, usesPredictions: false });
 
+/**
+ * Top-u Bayesian entropy (the Bayesian-learning-rule talk, `000_*.txt`): the
+ * entropy of how often each class appears among the u best classes of the T
+ * samples. Its companion posterior there is a VOGN head ({@link vognHead}).
+ *
+ * @param u classes taken from each sample
+ * @returns the score value
+ */
+export function topU(u: number): ScoreDef {
+  return defineScore({ name: "top-u", params: { u }, fn: topUEntropy(u) });
+}
+
 /** Built-in scores by name (the names YAML files use). */
 export const scoresByName: Readonly<Record<string, ScoreDef>> = {
   "bald": bald,
@@ -389,6 +402,10 @@ const builtinPosteriors: Record<string, t.Decoder<unknown, PosteriorDef>> = {
   ),
 };
 
+const builtinScores: Record<string, t.Decoder<unknown, ScoreDef>> = {
+  "top-u": mapDecoder(t.strict({ name: t.literal("top-u"), u: PositiveInt }), (v) => topU(v.u)),
+};
+
 const builtinAcquires: Record<string, t.Decoder<unknown, AcquireDef>> = {
   "top-k": mapDecoder(t.strict({ name: t.literal("top-k"), k: PositiveInt }), (u) => topK(u.k)),
 };
@@ -459,14 +476,14 @@ export const PosteriorCodec: t.Type<PosteriorDef, PosteriorDef, unknown> = named
   ["impl"],
 );
 
-/** A score: a built value or a built-in name (`bald`, `max-entropy`, ...). */
+/** A score: a built value, a built-in name (`bald`, `max-entropy`, ...) or `{ name: top-u, u: 2 }`. */
 export const ScoreCodec: t.Type<ScoreDef, ScoreDef, unknown> = namedPart(
   "score",
   "score",
-  {},
+  builtinScores,
   (name) => scoresByName[name],
   ["fn"],
-  Object.keys(scoresByName),
+  [...Object.keys(scoresByName), ...Object.keys(builtinScores)],
 );
 
 /** An acquisition rule: a built value, or `{ name: top-k, k: 10 }`. */

@@ -142,6 +142,9 @@ async function backboneFeatures(
  * the NLP part of the Bayesian-learning-rule talk in `000_*.txt`. Sampling is
  * cheap: the backbone runs once per item, the T heads are one matMul.
  */
+/** The head of each VOGN posterior, for `save` (module-wide: impls are rebuilt from their def). */
+const heads = new WeakMap<Posterior, VognHead>();
+
 function vognHeadImpl(params: VognHeadParams): PosteriorImpl {
   const make = (net: Net, head: VognHead): Posterior => {
     const last = net.spec.layers.length - 1;
@@ -155,7 +158,6 @@ function vognHeadImpl(params: VognHeadParams): PosteriorImpl {
       dispose: () => {},
     };
   };
-  const heads = new WeakMap<Posterior, VognHead>();
   return {
     fit: async ({ net, images, labelled, classes, seed }, ctx) => {
       const { data, d } = await backboneFeatures(net, images, labelled);
