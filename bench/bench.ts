@@ -4,7 +4,8 @@
  * kernels, each against a baseline measured in the same process. Prints a
  * markdown table and writes `results/bench/<date>.json`.
  *
- * Flags: `--backend <name>` (default auto), `--quick` (fewer repetitions).
+ * Flags: `--backend <name>` (default auto), `--quick` (fewer repetitions, a
+ * 10,000-item pool instead of 60,000), `--only train,forward,posteriors,kernels`.
  *
  * @module
  */
@@ -17,6 +18,7 @@ import { benchWasmGradKernels } from "../pipeline/kernels/wasm_grad_bench.ts";
 import { applyLayers, createNet, disposeNet, features, mcLogProbs } from "../pipeline/net.ts";
 import { makeRng } from "../pipeline/rng.ts";
 import { trainNet } from "../pipeline/train.ts";
+import { benchPosteriors } from "./posterior_bench.ts";
 
 interface Row {
   readonly what: string;
@@ -27,7 +29,11 @@ interface Row {
 
 const args = parseArgs({
   args: Deno.args,
-  options: { backend: { type: "string", default: "auto" }, quick: { type: "boolean", default: false } },
+  options: {
+    backend: { type: "string", default: "auto" },
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
+  },
 });
 const requested = parseBackend(args.values.backend ?? "auto");
 if (requested.startsWith("--")) {
@@ -98,8 +104,10 @@ async function forwardRate(batches: number, run: (x: tf.Tensor4D) => tf.Tensor):
 
 const rows: Row[] = [];
 const reps = quick ? 2 : 6;
+const only = args.values.only;
+const want = (section: string) => only === undefined || only.split(",").includes(section);
 
-if (info.name === "wasm") {
+if (want("train") && info.name === "wasm") {
   restoreWasmKernels();
   const stock = await trainingRate(Math.max(1, reps / 2));
   registerWasmGradKernels();
@@ -110,38 +118,51 @@ if (info.name === "wasm") {
     unit: "images/s",
     baseline: { what: "stock wasm kernels + our filter grad", value: stock },
   });
-} else {
+} else if (want("train")) {
   rows.push({ what: "train Gal CNN, batch 128", value: await trainingRate(reps), unit: "images/s" });
 }
 
-const net = createNet(spec, 1);
-const evalRate = await forwardRate(
-  reps,
-  (x) => tf.tidy(() => applyLayers(net, x, 0, spec.layers.length, { kind: "off" })),
-);
-rows.push({ what: "forward, eval mode (dropout off)", value: evalRate, unit: "images/s" });
-const T = 20;
-const fullMc = await forwardRate(
-  Math.max(1, reps / 2),
-  (x) =>
-    tf.tidy(() =>
-      tf.concat(Array.from({ length: T }, () => applyLayers(net, x, 0, spec.layers.length, { kind: "sample", rng })))
-    ),
-);
-const sharedMc = await forwardRate(reps, (x) =>
-  tf.tidy(() => {
-    const f = features(net, x);
-    return mcLogProbs(net, f, T, rng);
-  }));
-rows.push({
-  what: `MC dropout, T=${T}, conv features shared`,
-  value: sharedMc,
-  unit: "images/s",
-  baseline: { what: `T full forward passes`, value: fullMc },
-});
-disposeNet(net);
+if (want("forward")) {
+  const net = createNet(spec, 1);
+  const evalRate = await forwardRate(
+    reps,
+    (x) => tf.tidy(() => applyLayers(net, x, 0, spec.layers.length, { kind: "off" })),
+  );
+  rows.push({ what: "forward, eval mode (dropout off)", value: evalRate, unit: "images/s" });
+  const T = 20;
+  const fullMc = await forwardRate(
+    Math.max(1, reps / 2),
+    (x) =>
+      tf.tidy(() =>
+        tf.concat(Array.from({ length: T }, () => applyLayers(net, x, 0, spec.layers.length, { kind: "sample", rng })))
+      ),
+  );
+  const sharedMc = await forwardRate(reps, (x) =>
+    tf.tidy(() => {
+      const f = features(net, x);
+      return mcLogProbs(net, f, T, rng);
+    }));
+  rows.push({
+    what: `MC dropout, T=${T}, conv features shared`,
+    value: sharedMc,
+    unit: "images/s",
+    baseline: { what: `T full forward passes`, value: fullMc },
+  });
+  disposeNet(net);
+}
 
-if (info.name === "wasm") {
+if (want("posteriors")) {
+  rows.push(
+    ...(await benchPosteriors({
+      samples: 100,
+      batches: quick ? 1 : 3,
+      pool: quick ? 10_000 : 60_000,
+      log: (m) => console.error(`bench: ${m}`),
+    })),
+  );
+}
+
+if (want("kernels") && info.name === "wasm") {
   for (const k of await benchWasmGradKernels(quick ? { reps: 2 } : {})) {
     rows.push({
       what: `kernel ${k.kernel}, ${k.case}`,
@@ -160,7 +181,10 @@ const table = [
   "| --- | ---: | --- | --- | ---: | ---: |",
   ...rows.map((r) => {
     const ratio = r.baseline
-      ? (r.unit === "ms/call" ? r.baseline.value / r.value : r.value / r.baseline.value).toFixed(2) + "x"
+      ? (r.unit === "ms/call" ? r.baseline.value / r.value : r.value / r.baseline.value).toFixed(
+        2,
+      ) +
+        "x"
       : "";
     return `| ${r.what} | ${fmt(r.value)} | ${r.unit} | ${r.baseline?.what ?? ""} | ${
       r.baseline ? fmt(r.baseline.value) : ""
@@ -173,6 +197,6 @@ console.log(table.join("\n"));
 await Deno.mkdir("results/bench", { recursive: true });
 const date = new Date().toISOString().slice(0, 10);
 await Deno.writeTextFile(
-  `results/bench/${date}.json`,
+  `results/bench/${date}${only ? `-${only.replaceAll(",", "-")}` : ""}.json`,
   JSON.stringify({ date: new Date().toISOString(), backend: info.name, threads: info.threads, rows }, null, 2) + "\n",
 );
