@@ -185,6 +185,14 @@ function checkConsistency(c: ExperimentConfig): string[] {
     if (c.mcSamples === undefined) problems.push("mcSamples: required with acquisitions (the MC-dropout samples T)");
     if (c.acquireSize === undefined) problems.push("acquireSize: required with acquisitions (items per round)");
   }
+  (c.strategies ?? []).forEach((s, i) => {
+    if (s.acquire.needsConsistentSamples && !s.posterior.consistent) {
+      problems.push(
+        `strategies.${i}.acquire: ${s.acquire.name} needs joint samples, but posterior ${s.posterior.name} draws ` +
+          `new weights per chunk (use e.g. { name: mc-dropout, samples: T, consistent: true }, or an ensemble)`,
+      );
+    }
+  });
   const seen = new Map<string, string>();
   const named = [
     ...(c.strategies ?? []).map((s, i) => [s.name, `strategies.${i}.name`] as const),

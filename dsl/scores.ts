@@ -144,3 +144,45 @@ export const randomScore: ScoreFn = (lp, rand) => {
   for (let i = 0; i < lp.n; i++) out[i] = rand();
   return out;
 };
+
+/**
+ * Least confidence (Lewis & Gale 1994; "least confident" in Settles' 2009
+ * survey): 1 - max_c p̄_c, where p̄ is the predictive averaged over the T
+ * samples. 0 when the mean puts all its mass on one class, 1 - 1/C at most.
+ */
+export const leastConfidence: ScoreFn = (lp) => {
+  const out = new Float64Array(lp.n);
+  const p = new Float64Array(lp.c);
+  for (let i = 0; i < lp.n; i++) {
+    meanProbs(lp, i, p);
+    let best = 0;
+    for (const v of p) if (v > best) best = v;
+    out[i] = 1 - best;
+  }
+  return out;
+};
+
+/**
+ * Margin, the "difference uncertainty" U(y) = 1 - (y^(1) - y^(2)) of S.
+ * Loustau's talk "Bayesian Deep Active Learning: Computer vision and NLP"
+ * (2023), with y^(1) >= y^(2) the two largest probabilities (margin sampling,
+ * Scheffer et al. 2001). The talk applies it to one deterministic output;
+ * here y is the MC-averaged predictive p̄, as for `maxEntropy`. With a single
+ * class, y^(2) is taken as 0, giving 0.
+ */
+export const margin: ScoreFn = (lp) => {
+  const out = new Float64Array(lp.n);
+  const p = new Float64Array(lp.c);
+  for (let i = 0; i < lp.n; i++) {
+    meanProbs(lp, i, p);
+    let first = 0, second = 0;
+    for (const v of p) {
+      if (v > first) {
+        second = first;
+        first = v;
+      } else if (v > second) second = v;
+    }
+    out[i] = 1 - (first - second);
+  }
+  return out;
+};

@@ -1,5 +1,15 @@
 import { assert, assertAlmostEquals } from "../tests/asserts.ts";
-import { bald, type LogProbs, maxEntropy, meanStd, variationRatios } from "./scores.ts";
+import {
+  bald,
+  leastConfidence,
+  type LogProbs,
+  margin,
+  maxEntropy,
+  meanStd,
+  randomScore,
+  type ScoreFn,
+  variationRatios,
+} from "./scores.ts";
 
 /** Builds [N, T, C] log-probabilities from probabilities. */
 function fromProbs(items: number[][][]): LogProbs {
@@ -53,8 +63,74 @@ Deno.test("mean std averages per-class standard deviations", () => {
   assertAlmostEquals(s[2]!, 0.2, 1e-6);
 });
 
+// Three-class items, two samples each (T = 2):
+// Item 0: (0.6, 0.3, 0.1) and (0.2, 0.5, 0.3): mean (0.4, 0.4, 0.2).
+//   least confidence 1 - 0.4 = 0.6; margin 1 - (0.4 - 0.4) = 1 (a tie at the top).
+// Item 1: (0.5, 0.2, 0.3) twice: mean (0.5, 0.2, 0.3).
+//   least confidence 0.5; margin 1 - (0.5 - 0.3) = 0.8.
+// Item 2: (1, 0, 0) twice (log 0 = -Infinity): mean (1, 0, 0).
+//   least confidence 0; margin 1 - (1 - 0) = 0; entropy 0; BALD 0.
+// Item 3: (0, 0, 1) and (0, 1, 0): mean (0, 0.5, 0.5), two confident samples that disagree.
+//   least confidence 0.5; margin 1; entropy ln 2; each sample's entropy 0 -> BALD ln 2.
+const three = fromProbs([
+  [[0.6, 0.3, 0.1], [0.2, 0.5, 0.3]],
+  [[0.5, 0.2, 0.3], [0.5, 0.2, 0.3]],
+  [[1, 0, 0], [1, 0, 0]],
+  [[0, 0, 1], [0, 1, 0]],
+]);
+
+Deno.test("least confidence is 1 minus the largest mean probability", () => {
+  // Two-class cases above: means (0.5, 0.5), (0.7, 0.3), (0.7, 0.3) -> 0.5, 0.3, 0.3.
+  const s = leastConfidence(lp, Math.random);
+  assertAlmostEquals(s[0]!, 0.5, 1e-6);
+  assertAlmostEquals(s[1]!, 0.3, 1e-6);
+  assertAlmostEquals(s[2]!, 0.3, 1e-6);
+  const s3 = leastConfidence(three, Math.random);
+  assertAlmostEquals(s3[0]!, 0.6, 1e-6);
+  assertAlmostEquals(s3[1]!, 0.5, 1e-6);
+  assertAlmostEquals(s3[2]!, 0, 1e-12);
+  assertAlmostEquals(s3[3]!, 0.5, 1e-6);
+});
+
+Deno.test("margin is 1 minus the gap between the two largest mean probabilities", () => {
+  // Two-class cases: means (0.5, 0.5) -> 1 - 0 = 1; (0.7, 0.3) -> 1 - 0.4 = 0.6 (twice).
+  const s = margin(lp, Math.random);
+  assertAlmostEquals(s[0]!, 1, 1e-6);
+  assertAlmostEquals(s[1]!, 0.6, 1e-6);
+  assertAlmostEquals(s[2]!, 0.6, 1e-6);
+  const s3 = margin(three, Math.random);
+  assertAlmostEquals(s3[0]!, 1, 1e-6);
+  assertAlmostEquals(s3[1]!, 0.8, 1e-6);
+  assertAlmostEquals(s3[2]!, 0, 1e-12);
+  assertAlmostEquals(s3[3]!, 1, 1e-6);
+});
+
+Deno.test("margin with a single class is 0", () => {
+  // C = 1: p̄ = (1), y^(2) taken as 0 -> 1 - (1 - 0) = 0.
+  const one: LogProbs = { data: new Float32Array([0, 0]), n: 1, t: 2, c: 1 };
+  assertAlmostEquals(margin(one, Math.random)[0]!, 0, 1e-12);
+  assertAlmostEquals(leastConfidence(one, Math.random)[0]!, 0, 1e-12);
+});
+
+Deno.test("BALD is 0 when samples agree and ln 2 for two confident disagreeing samples (3 classes)", () => {
+  const s = bald(three, Math.random);
+  // Item 1: identical samples -> 0. Item 2: identical one-hot samples -> 0.
+  assertAlmostEquals(s[1]!, 0, 1e-6);
+  assertAlmostEquals(s[2]!, 0, 1e-12);
+  assertAlmostEquals(s[3]!, Math.LN2, 1e-6);
+  // Item 0: H(0.4, 0.4, 0.2) = 1.0549202; E[H] = (0.8979457 + 1.0296530) / 2 = 0.9637993
+  //   -> BALD 0.0911208.
+  assertAlmostEquals(s[0]!, 0.0911208, 1e-6);
+  const h = maxEntropy(three, Math.random);
+  assertAlmostEquals(h[2]!, 0, 1e-12);
+  assertAlmostEquals(h[3]!, Math.LN2, 1e-6);
+});
+
 Deno.test("probabilities of exactly 0 give no NaN", () => {
-  for (const fn of [maxEntropy, bald, variationRatios, meanStd]) {
-    for (const v of fn(lp, Math.random)) assert(Number.isFinite(v), `${fn.name} gave ${v}`);
+  const all: ScoreFn[] = [maxEntropy, bald, variationRatios, meanStd, leastConfidence, margin, randomScore];
+  for (const fn of all) {
+    for (const chunk of [lp, three]) {
+      for (const v of fn(chunk, Math.random)) assert(Number.isFinite(v), `${fn.name} gave ${v}`);
+    }
   }
 });

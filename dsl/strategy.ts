@@ -22,6 +22,7 @@
 import * as E from "fp-ts/Either.js";
 import * as t from "io-ts";
 import type { PosteriorImpl } from "../pipeline/posterior.ts";
+import type { LogProbs } from "./scores.ts";
 import { topK as topKSelect } from "./acquire.ts";
 import { PositiveInt, PositiveNumber } from "./codecs.ts";
 import { topUEntropy } from "./top_u.ts";
@@ -62,8 +63,17 @@ export interface PosteriorDef extends PartIdentity {
    * trains N, each cached on its own key: growing 5 members to 10 trains 5.
    */
   readonly nets?: number;
+  /** True when sample t of every item comes from the same weights (joint samples, as BatchBALD needs). */
+  readonly consistent?: boolean;
   /** The tensor code of a user-defined posterior; absent for built-ins. */
   readonly impl?: PosteriorImpl;
+}
+
+/** A row-major matrix of per-item vectors. */
+export interface Rows {
+  readonly data: Float32Array;
+  /** Columns (the vector length). */
+  readonly d: number;
 }
 
 /** Scored pool candidates, as an acquisition rule sees them. */
@@ -71,7 +81,16 @@ export interface ScoredCandidates {
   /** Pool items (train-set indices), one per score. */
   readonly candidates: readonly number[];
   readonly scores: Float64Array;
+  /** The posterior samples of the candidates, [N, T, C] (when the rule asks for "logProbs"). */
+  readonly logProbs?: LogProbs;
+  /** Penultimate-layer features of the candidates (when the rule asks for "embeddings"). */
+  readonly embeddings?: Rows;
+  /** Penultimate-layer features of the labelled items (when the rule asks for "labelledEmbeddings"). */
+  readonly labelledEmbeddings?: Rows;
 }
+
+/** What an acquisition rule may ask the score stage to keep besides the scores. */
+export type AcquireNeed = "logProbs" | "embeddings" | "labelledEmbeddings";
 
 /** Services an acquisition rule may use. */
 export interface SelectContext {
@@ -89,6 +108,10 @@ export interface AcquireDef extends PartIdentity {
   /** Items acquired per round (at most). */
   readonly size: number;
   readonly select: SelectFn;
+  /** Data the rule reads besides the scores (kept by the score stage). */
+  readonly needs?: readonly AcquireNeed[];
+  /** True when the rule needs joint samples: sample t of every item drawn with the same weights. */
+  readonly needsConsistentSamples?: boolean;
 }
 
 /** A complete acquisition strategy. */
@@ -159,6 +182,8 @@ export function defineAcquire(def: {
   readonly select: SelectFn;
   readonly version?: number;
   readonly params?: Readonly<Record<string, unknown>>;
+  readonly needs?: readonly AcquireNeed[];
+  readonly needsConsistentSamples?: boolean;
 }): AcquireDef {
   return {
     _tag: "acquire",
@@ -167,6 +192,8 @@ export function defineAcquire(def: {
     params: { ...(def.params ?? {}), size: def.size },
     size: def.size,
     select: def.select,
+    ...(def.needs && def.needs.length > 0 ? { needs: def.needs } : {}),
+    ...(def.needsConsistentSamples ? { needsConsistentSamples: true } : {}),
   };
 }
 
@@ -180,7 +207,14 @@ export function defineAcquire(def: {
  */
 export function mcDropout(opts: { readonly samples: number; readonly consistent?: boolean }): PosteriorDef {
   const params = opts.consistent ? { samples: opts.samples, consistent: true } : { samples: opts.samples };
-  return { _tag: "posterior", name: "mc-dropout", version: 1, params, samples: opts.samples };
+  return {
+    _tag: "posterior",
+    name: "mc-dropout",
+    version: 1,
+    params,
+    samples: opts.samples,
+    ...(opts.consistent ? { consistent: true } : {}),
+  };
 }
 
 /**
@@ -194,7 +228,14 @@ export function mcDropout(opts: { readonly samples: number; readonly consistent?
  */
 export function bayesByBackprop(opts: { readonly samples: number; readonly consistent?: boolean }): PosteriorDef {
   const params = opts.consistent ? { samples: opts.samples, consistent: true } : { samples: opts.samples };
-  return { _tag: "posterior", name: "bayes-by-backprop", version: 1, params, samples: opts.samples };
+  return {
+    _tag: "posterior",
+    name: "bayes-by-backprop",
+    version: 1,
+    params,
+    samples: opts.samples,
+    ...(opts.consistent ? { consistent: true } : {}),
+  };
 }
 
 /**
@@ -204,7 +245,7 @@ export function bayesByBackprop(opts: { readonly samples: number; readonly consi
  * @returns the posterior value
  */
 export function deterministic(): PosteriorDef {
-  return { _tag: "posterior", name: "deterministic", version: 1, params: {}, samples: 1 };
+  return { _tag: "posterior", name: "deterministic", version: 1, params: {}, samples: 1, consistent: true };
 }
 
 /**
@@ -225,6 +266,7 @@ export function deepEnsemble(opts: { readonly members: number }): PosteriorDef {
     params: { members: opts.members },
     samples: opts.members,
     nets: opts.members,
+    consistent: true,
   };
 }
 

@@ -90,16 +90,42 @@ const metricsCodec: Codec<unknown, Metrics> = {
 
 const scoredCodec: Codec<unknown, Scored> = {
   encode: (out) => ({
-    json: {},
+    json: {
+      ...(out.logProbs ? { logProbs: { n: out.logProbs.n, t: out.logProbs.t, c: out.logProbs.c } } : {}),
+      ...(out.embeddings ? { embeddingsD: out.embeddings.d } : {}),
+      ...(out.labelledEmbeddings ? { labelledEmbeddingsD: out.labelledEmbeddings.d } : {}),
+    },
     arrays: {
       candidates: { data: Int32Array.from(out.candidates), shape: [out.candidates.length] },
       scores: { data: out.scores, shape: [out.scores.length] },
+      ...(out.logProbs ? { logProbs: { data: out.logProbs.data, shape: [out.logProbs.data.length] } } : {}),
+      ...(out.embeddings ? { embeddings: { data: out.embeddings.data, shape: [out.embeddings.data.length] } } : {}),
+      ...(out.labelledEmbeddings
+        ? { labelledEmbeddings: { data: out.labelledEmbeddings.data, shape: [out.labelledEmbeddings.data.length] } }
+        : {}),
     },
   }),
-  decode: (entry) => ({
-    candidates: Array.from(entry.arrays["candidates"]?.data ?? []),
-    scores: Float64Array.from(entry.arrays["scores"]?.data ?? []),
-  }),
+  decode: (entry) => {
+    const json = entry.json as {
+      logProbs?: { n: number; t: number; c: number };
+      embeddingsD?: number;
+      labelledEmbeddingsD?: number;
+    };
+    const floats = (name: string) => {
+      const data = entry.arrays[name]?.data;
+      if (!(data instanceof Float32Array)) throw new Error(`scored entry lacks the float32 array ${name}`);
+      return data;
+    };
+    return {
+      candidates: Array.from(entry.arrays["candidates"]?.data ?? []),
+      scores: Float64Array.from(entry.arrays["scores"]?.data ?? []),
+      ...(json.logProbs ? { logProbs: { ...json.logProbs, data: floats("logProbs") } } : {}),
+      ...(json.embeddingsD !== undefined ? { embeddings: { data: floats("embeddings"), d: json.embeddingsD } } : {}),
+      ...(json.labelledEmbeddingsD !== undefined
+        ? { labelledEmbeddings: { data: floats("labelledEmbeddings"), d: json.labelledEmbeddingsD } }
+        : {}),
+    };
+  },
 };
 
 /**
@@ -213,7 +239,7 @@ export async function runActiveLearning(
             const scored = await runner.run(
               step.score.stage,
               step.score.key,
-              () => ({ posterior: posterior.out, images: data.train, pool: currentPool }),
+              () => ({ posterior: posterior.out, images: data.train, pool: currentPool, labelled }),
               scoredCodec,
             );
             const picked = await runner.run(step.acquire.stage, step.acquire.key, () => scored.out, indicesCodec);

@@ -121,7 +121,7 @@ export async function planRun(
       break;
     }
     const scored = await plan(
-      score(strategy.score, deriveSeed(seed, `score/${round}`), config.poolSubset),
+      score(strategy.score, deriveSeed(seed, `score/${round}`), config.poolSubset, strategy.acquire.needs ?? []),
       [posterior.key, labelledKey, dataKey],
     );
     const acquired = await plan(acquire(strategy.acquire, deriveSeed(seed, `acquire/${round}`)), [scored.key]);

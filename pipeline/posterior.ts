@@ -24,6 +24,12 @@ export interface Posterior {
    * randomness from `rng`. The caller disposes the result.
    */
   logProbs(x: tf.Tensor, rng: Rng): tf.Tensor3D;
+  /**
+   * Deterministic embeddings [n, D] of the inputs (penultimate-layer features,
+   * dropout off, mean weights), for geometric rules such as core-set and
+   * BADGE. Optional for user posteriors.
+   */
+  embed?(x: tf.Tensor): tf.Tensor2D;
   /** Frees what the posterior owns (not the fitted net: the AL loop owns that). */
   dispose(): void;
 }
@@ -52,6 +58,21 @@ export interface PosteriorImpl {
 }
 
 /**
+ * Penultimate-layer features of a net (every layer but the last, dropout off,
+ * mean weights), flattened to [n, D].
+ *
+ * @param net the net
+ * @param x inputs
+ * @returns the features
+ */
+export function penultimate(net: Net, x: tf.Tensor): tf.Tensor2D {
+  return tf.tidy(() => {
+    const f = applyLayers(net, x, 0, net.spec.layers.length - 1, { kind: "off" });
+    return tf.reshape(f, [f.shape[0] as number, -1]) as tf.Tensor2D;
+  });
+}
+
+/**
  * The MC-dropout posterior over a net: the layers before the first dropout
  * run once per item, the stochastic rest T times.
  *
@@ -66,6 +87,7 @@ export function mcDropoutPosterior(net: Net, samples: number, consistentSeed?: n
   return {
     samples,
     logProbs: (x, rng) => tf.tidy(() => mcLogProbs(net, features(net, x), samples, rng, opts)),
+    embed: (x) => penultimate(net, x),
     dispose: () => {},
   };
 }
@@ -88,6 +110,7 @@ export function ensemblePosterior(members: readonly Net[]): Posterior {
         );
         return tf.stack(each, 1) as tf.Tensor3D;
       }),
+    embed: (x) => penultimate(members[0] as Net, x),
     dispose: () => {},
   };
 }
@@ -155,6 +178,7 @@ function vognHeadImpl(params: VognHeadParams): PosteriorImpl {
           const f = applyLayers(net, x, 0, last, { kind: "off" });
           return vognHeadLogProbs(tf.reshape(f, [f.shape[0] as number, -1]) as tf.Tensor2D, head, params.samples, rng);
         }),
+      embed: (x) => penultimate(net, x),
       dispose: () => {},
     };
   };

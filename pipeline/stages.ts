@@ -12,7 +12,7 @@ import type { TrainConfig } from "../dsl/experiment.ts";
 import type { NetSpec } from "../dsl/model.ts";
 import { type Stage, type StageContext, type StageError, stageError } from "../dsl/stage.ts";
 import type { LogProbs } from "../dsl/scores.ts";
-import type { AcquireDef, PosteriorDef, ScoreDef } from "../dsl/strategy.ts";
+import type { AcquireDef, AcquireNeed, PosteriorDef, Rows, ScoredCandidates, ScoreDef } from "../dsl/strategy.ts";
 import { createNet, disposeNet, type Net } from "./net.ts";
 import { type FitInput, type Posterior, posteriorImpl } from "./posterior.ts";
 import { deriveSeed, makeRng, type Rng, shuffled } from "./rng.ts";
@@ -152,10 +152,48 @@ function sourceOf(impl: object): string {
   return Object.entries(impl).map(([k, v]) => `${k}:${typeof v === "function" ? v.toString() : ""}`).join("\n");
 }
 
-/** What a score stage returns: the pool items it scored, and their scores. */
-export interface Scored {
+/** What a score stage returns: the pool items it scored, their scores, and what the acquire rule asked to keep. */
+export interface Scored extends ScoredCandidates {
   readonly candidates: number[];
-  readonly scores: Float64Array;
+}
+
+/** Reads a [n, D] tensor back as {@link Rows}, disposing it. */
+async function readRows(t: tf.Tensor2D): Promise<Rows> {
+  try {
+    return { data: (await t.data()) as Float32Array, d: t.shape[1] };
+  } finally {
+    t.dispose();
+  }
+}
+
+/** Concatenates row chunks. */
+function joinRows(parts: readonly Rows[], d: number): Rows {
+  const data = new Float32Array(parts.reduce((n, p) => n + p.data.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    data.set(p.data, offset);
+    offset += p.data.length;
+  }
+  return { data, d };
+}
+
+/**
+ * Embeddings of some items under a posterior, in chunks.
+ *
+ * @param posterior the posterior (must implement `embed`)
+ * @param images where the items are
+ * @param indices which items
+ * @returns [indices.length, D] rows
+ */
+export async function embedItems(posterior: Posterior, images: ImageArray, indices: readonly number[]): Promise<Rows> {
+  const embed = posterior.embed;
+  if (!embed) throw new Error("the posterior gives no embeddings (its implementation has no embed)");
+  const parts: Rows[] = [];
+  for (let s = 0; s < indices.length; s += CHUNK) {
+    const idx = indices.slice(s, s + CHUNK);
+    parts.push(await readRows(tf.tidy(() => embed.call(posterior, imagesToTensor(images, idx)))));
+  }
+  return joinRows(parts, parts[0]?.d ?? 0);
 }
 
 /**
@@ -195,8 +233,14 @@ export function score(
   def: ScoreDef,
   seed: number,
   poolSubset: number,
+  keep: readonly AcquireNeed[] = [],
 ): Stage<
-  { readonly posterior: Posterior; readonly images: ImageArray; readonly pool: readonly number[] },
+  {
+    readonly posterior: Posterior;
+    readonly images: ImageArray;
+    readonly pool: readonly number[];
+    readonly labelled?: readonly number[];
+  },
   Scored
 > {
   const name = `score/${def.name}`;
@@ -204,9 +248,9 @@ export function score(
     kind: "score",
     name,
     version: def.version,
-    params: { ...def.params, seed, poolSubset },
+    params: { ...def.params, seed, poolSubset, ...(keep.length > 0 ? { keep: [...keep].sort() } : {}) },
     code: def.fn.toString(),
-    run: ({ posterior, images, pool }, ctx) =>
+    run: ({ posterior, images, pool, labelled }, ctx) =>
       attempt(name, async () => {
         const rng = makeRng(seed);
         const candidates = poolSubset > 0 && poolSubset < pool.length
@@ -214,12 +258,15 @@ export function score(
           : [...pool];
         const out = new Float64Array(candidates.length);
         const rand = () => rng.next();
+        const keepLogProbs = keep.includes("logProbs");
+        const kept: LogProbs[] = [];
         const start = performance.now();
         for (let s = 0; s < candidates.length; s += CHUNK) {
           const idx = candidates.slice(s, s + CHUNK);
-          const lp: LogProbs = def.usesPredictions
+          const lp: LogProbs = def.usesPredictions || keepLogProbs
             ? await chunkLogProbs(posterior, images, idx, rng)
             : { data: new Float32Array(0), n: idx.length, t: 0, c: 0 };
+          if (keepLogProbs) kept.push(lp);
           const chunkScores = def.fn(lp, rand);
           if (chunkScores.length !== idx.length) {
             throw new Error(`score "${def.name}" returned ${chunkScores.length} scores for ${idx.length} items`);
@@ -230,7 +277,17 @@ export function score(
             `score ${done}/${candidates.length} ${(done / ((performance.now() - start) / 1000)).toFixed(0)} items/s`,
           );
         }
-        return { candidates, scores: out };
+        const extra: { logProbs?: LogProbs; embeddings?: Rows; labelledEmbeddings?: Rows } = {};
+        if (keepLogProbs) {
+          const t = kept[0]?.t ?? posterior.samples, c = kept[0]?.c ?? 0;
+          const all = joinRows(kept.map((k) => ({ data: k.data, d: k.t * k.c })), t * c);
+          extra.logProbs = { data: all.data, n: candidates.length, t, c };
+        }
+        if (keep.includes("embeddings")) extra.embeddings = await embedItems(posterior, images, candidates);
+        if (keep.includes("labelledEmbeddings")) {
+          extra.labelledEmbeddings = await embedItems(posterior, images, labelled ?? []);
+        }
+        return { candidates, scores: out, ...extra };
       }),
   };
 }
