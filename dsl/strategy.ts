@@ -28,6 +28,8 @@ import { PositiveInt, PositiveNumber } from "./codecs.ts";
 import { topUEntropy } from "./top_u.ts";
 import {
   bald as baldFn,
+  leastConfidence as leastConfidenceFn,
+  margin as marginFn,
   maxEntropy as maxEntropyFn,
   meanStd as meanStdFn,
   randomScore,
@@ -332,6 +334,10 @@ export const maxEntropy: ScoreDef = defineScore({ name: "max-entropy", fn: maxEn
 export const variationRatios: ScoreDef = defineScore({ name: "variation-ratios", fn: variationRatiosFn });
 /** Mean standard deviation of the class probabilities (Kampffmeyer et al. 2016). */
 export const meanStd: ScoreDef = defineScore({ name: "mean-std", fn: meanStdFn });
+/** Least confidence: 1 - the largest MC-averaged class probability. */
+export const leastConfidence: ScoreDef = defineScore({ name: "least-confidence", fn: leastConfidenceFn });
+/** Margin, the "difference" uncertainty of `000_*.txt`: 1 - (p1 - p2) of the MC-averaged predictive. */
+export const margin: ScoreDef = defineScore({ name: "margin", fn: marginFn });
 /** Uniform random scores: the baseline. */
 export const random: ScoreDef = defineScore({ name: "random", fn: randomScore, usesPredictions: false });
 
@@ -353,6 +359,8 @@ export const scoresByName: Readonly<Record<string, ScoreDef>> = {
   "max-entropy": maxEntropy,
   "variation-ratios": variationRatios,
   "mean-std": meanStd,
+  "least-confidence": leastConfidence,
+  "margin": margin,
   "random": random,
 };
 

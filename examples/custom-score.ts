@@ -4,7 +4,8 @@
  * to the library. The margin (or "difference") uncertainty is 1 - (p1 - p2),
  * where p1 and p2 are the two largest class probabilities of the
  * MC-averaged predictive distribution; `000_*.txt` in the seed talks uses it
- * as its non-Bayesian "difference" baseline.
+ * as its non-Bayesian "difference" baseline. dbal ships the same score as
+ * the built-in `margin`; this file shows how such a score is written.
  *
  * Run: `deno task exp examples/custom-score.ts`
  */
