@@ -27,6 +27,13 @@ import { topK as topKSelect } from "./acquire.ts";
 import { PositiveInt, PositiveNumber } from "./codecs.ts";
 import { topUEntropy } from "./top_u.ts";
 import {
+  badgeEmbeddings,
+  batchBald as batchBaldSelect,
+  kCenterGreedy,
+  kMeansPlusPlus,
+  powerAcquisition,
+} from "./batch.ts";
+import {
   bald as baldFn,
   leastConfidence as leastConfidenceFn,
   margin as marginFn,
@@ -326,6 +333,113 @@ export function topK(k: number): AcquireDef {
   });
 }
 
+/**
+ * BatchBALD (Kirsch, van Amersfoort & Gal 2019): greedily grows the batch
+ * that maximises the joint mutual information between its labels and the
+ * weights, so near-duplicates add nothing. Needs joint (consistent) samples.
+ * The strategy's score is ignored (use `bald` for the record).
+ *
+ * @param b items per round
+ * @param opts exact joint entropy up to `maxExactConfigs` label configurations, sampled beyond
+ * @returns the rule
+ */
+export function batchBald(
+  b: number,
+  opts: { readonly maxExactConfigs?: number; readonly sampledConfigs?: number } = {},
+): AcquireDef {
+  return defineAcquire({
+    name: "batch-bald",
+    size: b,
+    params: { ...opts },
+    needs: ["logProbs"],
+    needsConsistentSamples: true,
+    select: ({ candidates, logProbs }, ctx) => {
+      if (!logProbs) throw new Error("batch-bald: the score stage kept no posterior samples");
+      const { picked } = batchBaldSelect(logProbs, b, { ...opts, rand: ctx.rand, warn: ctx.warn });
+      return picked.map((i) => candidates[i] as number);
+    },
+  });
+}
+
+/**
+ * Stochastic power acquisition (Kirsch et al., "Stochastic Batch Acquisition"):
+ * b items drawn without replacement with probability proportional to
+ * score^beta, which avoids top-k's redundant batches at no extra cost.
+ *
+ * @param b items per round
+ * @param beta sharpness (large beta approaches top-k)
+ * @returns the rule
+ */
+export function powerTopK(b: number, beta = 1): AcquireDef {
+  return defineAcquire({
+    name: "power",
+    size: b,
+    params: { beta },
+    select: ({ candidates, scores }, ctx) =>
+      powerAcquisition(scores, Math.min(b, candidates.length), beta, ctx.rand).map((i) => candidates[i] as number),
+  });
+}
+
+/**
+ * Core-set (Sener & Savarese 2018): k-center greedy over penultimate-layer
+ * embeddings, covering the pool candidates with balls around the labelled set
+ * and the picks. Ignores the scores.
+ *
+ * @param b items per round
+ * @returns the rule
+ */
+export function coreSet(b: number): AcquireDef {
+  return defineAcquire({
+    name: "core-set",
+    size: b,
+    needs: ["embeddings", "labelledEmbeddings"],
+    select: ({ candidates, embeddings, labelledEmbeddings }, ctx) => {
+      if (!embeddings || !labelledEmbeddings) throw new Error("core-set: the score stage kept no embeddings");
+      const l = labelledEmbeddings.data.length / Math.max(1, labelledEmbeddings.d);
+      const all = new Float32Array(labelledEmbeddings.data.length + embeddings.data.length);
+      all.set(labelledEmbeddings.data, 0);
+      all.set(embeddings.data, labelledEmbeddings.data.length);
+      const n = l + candidates.length;
+      if (candidates.length < b) ctx.warn(`core-set: ${candidates.length} candidates, fewer than ${b}: taking all`);
+      const labelledRows = Array.from({ length: l }, (_, i) => i);
+      return kCenterGreedy(all, n, embeddings.d, labelledRows, Math.min(b, candidates.length)).map(
+        (i) => candidates[i - l] as number,
+      );
+    },
+  });
+}
+
+/**
+ * BADGE (Ash et al. 2020): k-means++ seeding over gradient embeddings of the
+ * last layer under the predicted label, so the batch is both uncertain (large
+ * gradients) and diverse. Ignores the scores.
+ *
+ * @param b items per round
+ * @returns the rule
+ */
+export function badge(b: number): AcquireDef {
+  return defineAcquire({
+    name: "badge",
+    size: b,
+    needs: ["logProbs", "embeddings"],
+    select: ({ candidates, logProbs, embeddings }, ctx) => {
+      if (!logProbs || !embeddings) throw new Error("badge: the score stage kept no samples or embeddings");
+      const { n, t, c } = logProbs;
+      const probs = new Float32Array(n * c);
+      for (let i = 0; i < n; i++) {
+        for (let s = 0; s < t; s++) {
+          for (let k = 0; k < c; k++) {
+            probs[i * c + k] = (probs[i * c + k] as number) +
+              Math.exp(logProbs.data[(i * t + s) * c + k] as number) / t;
+          }
+        }
+      }
+      const g = badgeEmbeddings(probs, embeddings.data, n, c, embeddings.d);
+      return kMeansPlusPlus(g, n, c * embeddings.d, Math.min(b, n), ctx.rand).map((i) => candidates[i] as number);
+    },
+  });
+}
+
 /** BALD (Houlsby et al. 2011): mutual information between prediction and weights. */
 export const bald: ScoreDef = defineScore({ name: "bald", fn: baldFn });
 /** Entropy of the MC-averaged predictive distribution. */
@@ -458,6 +572,19 @@ const builtinScores: Record<string, t.Decoder<unknown, ScoreDef>> = {
 
 const builtinAcquires: Record<string, t.Decoder<unknown, AcquireDef>> = {
   "top-k": mapDecoder(t.strict({ name: t.literal("top-k"), k: PositiveInt }), (u) => topK(u.k)),
+  "batch-bald": mapDecoder(
+    t.intersection([
+      t.strict({ name: t.literal("batch-bald"), k: PositiveInt }),
+      t.partial({ maxExactConfigs: PositiveInt, sampledConfigs: PositiveInt }),
+    ]),
+    ({ name: _n, k, ...opts }) => batchBald(k, opts),
+  ),
+  "power": mapDecoder(
+    t.intersection([t.strict({ name: t.literal("power"), k: PositiveInt }), t.partial({ beta: PositiveNumber })]),
+    (u) => powerTopK(u.k, u.beta ?? 1),
+  ),
+  "core-set": mapDecoder(t.strict({ name: t.literal("core-set"), k: PositiveInt }), (u) => coreSet(u.k)),
+  "badge": mapDecoder(t.strict({ name: t.literal("badge"), k: PositiveInt }), (u) => badge(u.k)),
 };
 
 /** Validates a value built with a define* function: its tag, identity and functions. */
