@@ -349,6 +349,7 @@ export function batchBald(
 ): AcquireDef {
   return defineAcquire({
     name: "batch-bald",
+    version: 2,
     size: b,
     params: { ...opts },
     needs: ["logProbs"],
