@@ -7,7 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { PosteriorDef } from "../dsl/strategy.ts";
+import type { PosteriorDef, Rows } from "../dsl/strategy.ts";
 import type { StageContext } from "../dsl/stage.ts";
 import type { Entry, EntryInput } from "./cache/mod.ts";
 import { applyLayers, features, mcLogProbs, type Net } from "./net.ts";
@@ -127,36 +127,50 @@ interface VognHeadParams {
 }
 
 /**
- * Penultimate features (the input of the last layer, dropout off) of some
- * images, in chunks, read back to JS.
+ * Concatenates row chunks.
+ *
+ * @param parts chunks of rows, in order
+ * @param d the row length
+ * @returns one matrix
  */
-async function backboneFeatures(
-  net: Net,
-  images: ImageArray,
-  indices: readonly number[],
-): Promise<{ data: Float32Array; d: number }> {
-  const last = net.spec.layers.length - 1;
-  const parts: Float32Array[] = [];
-  let d = 0;
-  for (let s = 0; s < indices.length; s += 256) {
-    const f = tf.tidy(() =>
-      tf.reshape(
-        applyLayers(net, imagesToTensor(images, indices.slice(s, s + 256)), 0, last, { kind: "off" }),
-        [Math.min(256, indices.length - s), -1],
-      )
-    );
-    d = f.shape[1] as number;
-    parts.push((await f.data()) as Float32Array);
-    f.dispose();
-  }
-  const data = new Float32Array(indices.length * d);
+export function joinRows(parts: readonly Rows[], d: number): Rows {
+  const data = new Float32Array(parts.reduce((n, p) => n + p.data.length, 0));
   let offset = 0;
   for (const p of parts) {
-    data.set(p, offset);
-    offset += p.length;
+    data.set(p.data, offset);
+    offset += p.data.length;
   }
   return { data, d };
 }
+
+/**
+ * Applies `embed` to some images in chunks of 256 and reads the [n, D]
+ * results back to JS, so that memory is bounded by the chunk.
+ *
+ * @param embed images [n, H, W, C] -> [n, D]
+ * @param images where the items are
+ * @param indices which items
+ * @returns [indices.length, D] rows
+ */
+export async function embedRows(
+  embed: (x: tf.Tensor) => tf.Tensor2D,
+  images: ImageArray,
+  indices: readonly number[],
+): Promise<Rows> {
+  const parts: Rows[] = [];
+  for (let s = 0; s < indices.length; s += 256) {
+    const t = tf.tidy(() => embed(imagesToTensor(images, indices.slice(s, s + 256))));
+    try {
+      parts.push({ data: (await t.data()) as Float32Array, d: t.shape[1] });
+    } finally {
+      t.dispose();
+    }
+  }
+  return joinRows(parts, parts[0]?.d ?? 0);
+}
+
+/** The head of each VOGN posterior, for `save` (module-wide: impls are rebuilt from their def). */
+const heads = new WeakMap<Posterior, VognHead>();
 
 /**
  * Last-layer posterior: the round's net gives deterministic features, and a
@@ -165,26 +179,16 @@ async function backboneFeatures(
  * the NLP part of the Bayesian-learning-rule talk in `000_*.txt`. Sampling is
  * cheap: the backbone runs once per item, the T heads are one matMul.
  */
-/** The head of each VOGN posterior, for `save` (module-wide: impls are rebuilt from their def). */
-const heads = new WeakMap<Posterior, VognHead>();
-
 function vognHeadImpl(params: VognHeadParams): PosteriorImpl {
-  const make = (net: Net, head: VognHead): Posterior => {
-    const last = net.spec.layers.length - 1;
-    return {
-      samples: params.samples,
-      logProbs: (x, rng) =>
-        tf.tidy(() => {
-          const f = applyLayers(net, x, 0, last, { kind: "off" });
-          return vognHeadLogProbs(tf.reshape(f, [f.shape[0] as number, -1]) as tf.Tensor2D, head, params.samples, rng);
-        }),
-      embed: (x) => penultimate(net, x),
-      dispose: () => {},
-    };
-  };
+  const make = (net: Net, head: VognHead): Posterior => ({
+    samples: params.samples,
+    logProbs: (x, rng) => tf.tidy(() => vognHeadLogProbs(penultimate(net, x), head, params.samples, rng)),
+    embed: (x) => penultimate(net, x),
+    dispose: () => {},
+  });
   return {
     fit: async ({ net, images, labelled, classes, seed }, ctx) => {
-      const { data, d } = await backboneFeatures(net, images, labelled);
+      const { data, d } = await embedRows((x) => penultimate(net, x), images, labelled);
       const labels = Int32Array.from(labelled, (i) => images.y[i] as number);
       const head = fitVognHead(data, labelled.length, d, labels, classes, {
         priorPrecision: params.priorPrecision,

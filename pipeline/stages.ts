@@ -14,7 +14,7 @@ import { type Stage, type StageContext, type StageError, stageError } from "../d
 import type { LogProbs } from "../dsl/scores.ts";
 import type { AcquireDef, AcquireNeed, PosteriorDef, Rows, ScoredCandidates, ScoreDef } from "../dsl/strategy.ts";
 import { createNet, disposeNet, type Net } from "./net.ts";
-import { type FitInput, type Posterior, posteriorImpl } from "./posterior.ts";
+import { embedRows, type FitInput, joinRows, type Posterior, posteriorImpl } from "./posterior.ts";
 import { deriveSeed, makeRng, type Rng, shuffled } from "./rng.ts";
 import { type ImageArray, imagesToTensor, trainNet } from "./train.ts";
 
@@ -157,26 +157,6 @@ export interface Scored extends ScoredCandidates {
   readonly candidates: number[];
 }
 
-/** Reads a [n, D] tensor back as {@link Rows}, disposing it. */
-async function readRows(t: tf.Tensor2D): Promise<Rows> {
-  try {
-    return { data: (await t.data()) as Float32Array, d: t.shape[1] };
-  } finally {
-    t.dispose();
-  }
-}
-
-/** Concatenates row chunks. */
-function joinRows(parts: readonly Rows[], d: number): Rows {
-  const data = new Float32Array(parts.reduce((n, p) => n + p.data.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    data.set(p.data, offset);
-    offset += p.data.length;
-  }
-  return { data, d };
-}
-
 /**
  * Embeddings of some items under a posterior, in chunks.
  *
@@ -185,15 +165,10 @@ function joinRows(parts: readonly Rows[], d: number): Rows {
  * @param indices which items
  * @returns [indices.length, D] rows
  */
-export async function embedItems(posterior: Posterior, images: ImageArray, indices: readonly number[]): Promise<Rows> {
+export function embedItems(posterior: Posterior, images: ImageArray, indices: readonly number[]): Promise<Rows> {
   const embed = posterior.embed;
-  if (!embed) throw new Error("the posterior gives no embeddings (its implementation has no embed)");
-  const parts: Rows[] = [];
-  for (let s = 0; s < indices.length; s += CHUNK) {
-    const idx = indices.slice(s, s + CHUNK);
-    parts.push(await readRows(tf.tidy(() => embed.call(posterior, imagesToTensor(images, idx)))));
-  }
-  return joinRows(parts, parts[0]?.d ?? 0);
+  if (!embed) return Promise.reject(new Error("the posterior gives no embeddings (its implementation has no embed)"));
+  return embedRows((x) => embed.call(posterior, x), images, indices);
 }
 
 /**
