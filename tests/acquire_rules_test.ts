@@ -6,58 +6,34 @@
 import * as E from "fp-ts/Either.js";
 import { assert, assertEquals } from "./asserts.ts";
 import tiny from "./tiny_mnist.ts";
-import { runExperimentCommand } from "../pipeline/cli.ts";
-import { writeTinyMnist } from "./fixtures.ts";
+import { tinyVariant, withTinyMnist } from "./fixtures.ts";
 import { decodeExperiment } from "../dsl/experiment.ts";
 
 const mc = { name: "mc-dropout", samples: 6, consistent: true };
 
 Deno.test("BatchBALD, power, core-set and BADGE pick distinct pool items, cached and reproducible", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "dbal-rules-" });
-  try {
-    const checksums = await writeTinyMnist(`${dir}/data`, 300, 100);
-    const file = `${dir}/exp.yaml`;
-    await Deno.writeTextFile(
-      file,
-      JSON.stringify({
-        ...tiny,
-        acquisitions: [],
-        rounds: 2,
-        strategies: [
-          { name: "batch-bald", posterior: mc, score: "bald", acquire: { name: "batch-bald", k: 10 } },
-          { name: "power", posterior: mc, score: "bald", acquire: { name: "power", k: 10, beta: 1 } },
-          { name: "core-set", posterior: mc, score: "random", acquire: { name: "core-set", k: 10 } },
-          { name: "badge", posterior: mc, score: "random", acquire: { name: "badge", k: 10 } },
-        ],
-      }),
-    );
-    const run = (out: string) =>
-      runExperimentCommand({
-        file,
-        backend: "wasm",
-        dataDir: `${dir}/data`,
-        full: false,
-        download: false,
-        checksums,
-        out: `${dir}/${out}`,
-        cacheDir: `${dir}/cache`,
-        noCache: false,
-        refresh: [],
-        dryRun: false,
-      });
-    const first = await run("a");
+  await withTinyMnist(async (dir, run) => {
+    const file = await tinyVariant(dir, "exp", {
+      acquisitions: [],
+      rounds: 2,
+      strategies: [
+        { name: "batch-bald", posterior: mc, score: "bald", acquire: { name: "batch-bald", k: 10 } },
+        { name: "power", posterior: mc, score: "bald", acquire: { name: "power", k: 10, beta: 1 } },
+        { name: "core-set", posterior: mc, score: "random", acquire: { name: "core-set", k: 10 } },
+        { name: "badge", posterior: mc, score: "random", acquire: { name: "badge", k: 10 } },
+      ],
+    });
+    const first = await run(file, "a");
     for (const name of ["batch-bald", "power", "core-set", "badge"]) {
       const rs = first.records.filter((r) => r.acquisition === name);
       assertEquals(rs.map((r) => r.acquired.length), [10, 10, 0], name);
       const all = rs.flatMap((r) => r.acquired);
       assertEquals(new Set(all).size, all.length, `${name} acquired an item twice`);
     }
-    const second = await run("b");
+    const second = await run(file, "b");
     assertEquals(second.executed, {});
     assertEquals(second.records.map((r) => r.acquired), first.records.map((r) => r.acquired));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("BatchBALD over a posterior without joint samples is rejected before any work", () => {

@@ -3,47 +3,13 @@
  * a corrupt entry is recomputed, and a killed run resumes to the same result.
  */
 import { assert, assertEquals } from "./asserts.ts";
-import tiny from "./tiny_mnist.ts";
-import { runExperimentCommand } from "../pipeline/cli.ts";
 import { readRounds } from "../pipeline/results.ts";
 import { realDataDir } from "../pipeline/data/testutil.ts";
-import { writeTinyMnist } from "./fixtures.ts";
-
-/** Writes a variant of the tiny experiment as a YAML file (JSON is YAML). */
-async function variant(dir: string, name: string, changes: Record<string, unknown>): Promise<string> {
-  const file = `${dir}/${name}.yaml`;
-  await Deno.writeTextFile(file, JSON.stringify({ ...tiny, ...changes }, null, 2));
-  return file;
-}
-
-async function withFixture(
-  fn: (dir: string, run: (file: string, out: string) => ReturnType<typeof runExperimentCommand>) => Promise<void>,
-) {
-  const dir = await Deno.makeTempDir({ prefix: "dbal-cache-" });
-  try {
-    const checksums = await writeTinyMnist(`${dir}/data`, 300, 100);
-    await fn(dir, (file, out) =>
-      runExperimentCommand({
-        file,
-        backend: "wasm",
-        dataDir: `${dir}/data`,
-        full: false,
-        download: false,
-        checksums,
-        out: `${dir}/${out}`,
-        cacheDir: `${dir}/cache`,
-        noCache: false,
-        refresh: [],
-        dryRun: false,
-      }));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { tinyVariant, withTinyMnist } from "./fixtures.ts";
 
 Deno.test("ablations recompute only from the stage that changed", async () => {
-  await withFixture(async (dir, run) => {
-    const base = await run(await variant(dir, "base", { acquisitions: ["bald"], rounds: 1 }), "base");
+  await withTinyMnist(async (dir, run) => {
+    const base = await run(await tinyVariant(dir, "base", { acquisitions: ["bald"], rounds: 1 }), "base");
     // 1 warm-start, 2 rounds of retrain/fit-posterior/evaluate, 1 score and acquire.
     assertEquals(base.executed, {
       "warm-start": 1,
@@ -54,19 +20,19 @@ Deno.test("ablations recompute only from the stage that changed", async () => {
       "acquire": 1,
     });
     // Only the acquisition function differs: warm-start and all of round 0 up to scoring are shared.
-    const acq = await run(await variant(dir, "acq", { acquisitions: ["random"], rounds: 1 }), "acq");
+    const acq = await run(await tinyVariant(dir, "acq", { acquisitions: ["random"], rounds: 1 }), "acq");
     assertEquals(acq.hits, { "warm-start": 1, "retrain": 1, "fit-posterior": 1, "evaluate": 1 });
     assertEquals(acq.executed, { "score": 1, "acquire": 1, "retrain": 1, "fit-posterior": 1, "evaluate": 1 });
     // Only MC samples differ: the trained net of round 0 is reused; fit-posterior on is recomputed.
-    const mc = await run(await variant(dir, "mc", { acquisitions: ["bald"], rounds: 1, mcSamples: 7 }), "mc");
+    const mc = await run(await tinyVariant(dir, "mc", { acquisitions: ["bald"], rounds: 1, mcSamples: 7 }), "mc");
     assertEquals(mc.hits, { "warm-start": 1, "retrain": 1 });
     assertEquals(mc.executed, { "fit-posterior": 2, "evaluate": 2, "score": 1, "acquire": 1, "retrain": 1 });
   });
 });
 
 Deno.test("a truncated cache entry is detected, removed and recomputed to the same result", async () => {
-  await withFixture(async (dir, run) => {
-    const file = await variant(dir, "base", { acquisitions: ["bald"], rounds: 1 });
+  await withTinyMnist(async (dir, run) => {
+    const file = await tinyVariant(dir, "base", { acquisitions: ["bald"], rounds: 1 });
     const first = await run(file, "a");
     // Truncate the largest array file in the cache (a net's weights).
     let biggest = { path: "", size: 0 };

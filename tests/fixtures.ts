@@ -3,7 +3,9 @@
  *
  * @module
  */
+import { type CliFlags, type CliResult, runExperimentCommand } from "../pipeline/cli.ts";
 import { gzip, sha256 } from "../pipeline/data/testutil.ts";
+import tiny from "./tiny_mnist.ts";
 import { makeRng } from "../pipeline/rng.ts";
 
 function idx(magic: number, dims: number[], body: Uint8Array): Uint8Array {
@@ -60,4 +62,52 @@ export async function writeTinyMnist(dir: string, train: number, test: number): 
     sums[path] = await sha256(bytes);
   }
   return sums;
+}
+
+/** Runs an experiment file on the tiny MNIST files: `out` is a folder name under the fixture's directory. */
+export type TinyRun = (file: string, out: string, more?: Partial<CliFlags>) => Promise<CliResult>;
+
+/**
+ * Gives `fn` a temporary directory holding tiny MNIST files (300 train, 100
+ * test images) and a runner of the real CLI code path on them (wasm backend,
+ * cache in `<dir>/cache`); removes the directory afterwards.
+ *
+ * @param fn the test body
+ */
+export async function withTinyMnist(fn: (dir: string, run: TinyRun) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "dbal-tiny-" });
+  try {
+    const checksums = await writeTinyMnist(`${dir}/data`, 300, 100);
+    await fn(dir, (file, out, more = {}) =>
+      runExperimentCommand({
+        file,
+        backend: "wasm",
+        dataDir: `${dir}/data`,
+        full: false,
+        download: false,
+        checksums,
+        out: `${dir}/${out}`,
+        cacheDir: `${dir}/cache`,
+        noCache: false,
+        refresh: [],
+        dryRun: false,
+        ...more,
+      }));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * Writes the tiny experiment with some fields changed as a YAML file (JSON is YAML).
+ *
+ * @param dir where
+ * @param name file name without extension
+ * @param changes fields to replace
+ * @returns the file's path
+ */
+export async function tinyVariant(dir: string, name: string, changes: Record<string, unknown>): Promise<string> {
+  const file = `${dir}/${name}.yaml`;
+  await Deno.writeTextFile(file, JSON.stringify({ ...tiny, ...changes }, null, 2));
+  return file;
 }

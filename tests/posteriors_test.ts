@@ -6,35 +6,19 @@
 import * as E from "fp-ts/Either.js";
 import { assert, assertEquals } from "./asserts.ts";
 import tiny from "./tiny_mnist.ts";
-import { runExperimentCommand } from "../pipeline/cli.ts";
-import { writeTinyMnist } from "./fixtures.ts";
+import type { CliResult } from "../pipeline/cli.ts";
+import { tinyVariant, withTinyMnist } from "./fixtures.ts";
 import { decodeExperiment } from "../dsl/experiment.ts";
 import { hybridPreset } from "../dsl/model.ts";
 
+/** Runs the tiny experiment with `changes` twice on one cache. */
 async function runTwice(changes: Record<string, unknown>) {
-  const dir = await Deno.makeTempDir({ prefix: "dbal-posteriors-" });
-  try {
-    const checksums = await writeTinyMnist(`${dir}/data`, 300, 100);
-    const file = `${dir}/exp.yaml`;
-    await Deno.writeTextFile(file, JSON.stringify({ ...tiny, ...changes }, null, 2));
-    const run = (out: string) =>
-      runExperimentCommand({
-        file,
-        backend: "wasm",
-        dataDir: `${dir}/data`,
-        full: false,
-        download: false,
-        checksums,
-        out: `${dir}/${out}`,
-        cacheDir: `${dir}/cache`,
-        noCache: false,
-        refresh: [],
-        dryRun: false,
-      });
-    return [await run("a"), await run("b")] as const;
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  let results: [CliResult, CliResult] | undefined;
+  await withTinyMnist(async (dir, run) => {
+    const file = await tinyVariant(dir, "exp", changes);
+    results = [await run(file, "a"), await run(file, "b")];
+  });
+  return results as [CliResult, CliResult];
 }
 
 const top10 = { name: "top-k", k: 10 };

@@ -6,48 +6,11 @@ import * as tf from "@tensorflow/tfjs-core";
 import { assert, assertEquals } from "./asserts.ts";
 import tiny from "./tiny_mnist.ts";
 import { fits } from "./tiny_strategies.ts";
-import { type CliFlags, runExperimentCommand } from "../pipeline/cli.ts";
-import { writeTinyMnist } from "./fixtures.ts";
+import { tinyVariant, withTinyMnist } from "./fixtures.ts";
 import { selectBackend } from "../pipeline/backend.ts";
 
-async function withFixture(
-  fn: (
-    dir: string,
-    run: (file: string, out: string, more?: Partial<CliFlags>) => ReturnType<typeof runExperimentCommand>,
-  ) => Promise<void>,
-) {
-  const dir = await Deno.makeTempDir({ prefix: "dbal-strategies-" });
-  try {
-    const checksums = await writeTinyMnist(`${dir}/data`, 300, 100);
-    await fn(dir, (file, out, more = {}) =>
-      runExperimentCommand({
-        file,
-        backend: "wasm",
-        dataDir: `${dir}/data`,
-        full: false,
-        download: false,
-        checksums,
-        out: `${dir}/${out}`,
-        cacheDir: `${dir}/cache`,
-        noCache: false,
-        refresh: [],
-        dryRun: false,
-        ...more,
-      }));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** Writes a variant of the tiny experiment as a YAML file (JSON is YAML). */
-async function yamlVariant(dir: string, name: string, changes: Record<string, unknown>): Promise<string> {
-  const file = `${dir}/${name}.yaml`;
-  await Deno.writeTextFile(file, JSON.stringify({ ...tiny, ...changes }, null, 2));
-  return file;
-}
-
 Deno.test("user-defined score and posterior plug in; a label budget cuts the last batch", async () => {
-  await withFixture(async (_dir, run) => {
+  await withTinyMnist(async (_dir, run) => {
     const before = fits.count;
     const first = await run("tests/tiny_strategies.ts", "a");
     for (const name of ["margin", "det-entropy"]) {
@@ -69,9 +32,9 @@ Deno.test("user-defined score and posterior plug in; a label budget cuts the las
 });
 
 Deno.test("a target accuracy stops a run after the round that reaches it", async () => {
-  await withFixture(async (dir, run) => {
+  await withTinyMnist(async (dir, run) => {
     // 1% is below chance (10%): reached at once, so no item is ever acquired.
-    const file = await yamlVariant(dir, "acc", { acquisitions: ["random"], stop: { accuracy: 0.01 } });
+    const file = await tinyVariant(dir, "acc", { acquisitions: ["random"], stop: { accuracy: 0.01 } });
     const result = await run(file, "acc");
     assertEquals(result.records.map((r) => [r.round, r.labelled, r.acquired.length]), [[0, 20, 0]]);
     assertEquals(result.executed["score"], undefined);
@@ -79,8 +42,8 @@ Deno.test("a target accuracy stops a run after the round that reaches it", async
 });
 
 Deno.test("a grid runs every variant, sharing the stages its values do not touch", async () => {
-  await withFixture(async (dir, run) => {
-    const file = await yamlVariant(dir, "grid", {
+  await withTinyMnist(async (dir, run) => {
+    const file = await tinyVariant(dir, "grid", {
       acquisitions: ["bald"],
       rounds: 1,
       grid: { "train.epochs": [2, 4], "mcSamples": [3] },
@@ -103,8 +66,8 @@ Deno.test("a grid runs every variant, sharing the stages its values do not touch
 });
 
 Deno.test("no tensor leaks across 50 rounds, retraining from scratch or from the previous round", async () => {
-  await withFixture(async (dir, run) => {
-    const file = await yamlVariant(dir, "long", {
+  await withTinyMnist(async (dir, run) => {
+    const file = await tinyVariant(dir, "long", {
       acquisitions: ["bald"],
       acquireSize: 1,
       rounds: 50,
@@ -133,22 +96,22 @@ Deno.test("no tensor leaks across 50 rounds, retraining from scratch or from the
 });
 
 Deno.test("ensemble members are cached one by one: growing 2 members to 3 trains only the new one", async () => {
-  await withFixture(async (dir, run) => {
+  await withTinyMnist(async (dir, run) => {
     const ensemble = (members: number) => ({
       acquisitions: [],
       strategies: [{ posterior: { name: "ensemble", members }, score: "bald", acquire: { name: "top-k", k: 10 } }],
       rounds: 1,
     });
-    const two = await run(await yamlVariant(dir, "two", ensemble(2)), "two");
+    const two = await run(await tinyVariant(dir, "two", ensemble(2)), "two");
     assertEquals(two.executed["retrain"], 4); // 2 rounds x 2 members
     // Members differ (own initial weights and data order), so the ensemble disagrees somewhere: BALD picks.
     assertEquals(two.records.map((r) => r.acquired.length), [10, 0]);
-    const three = await run(await yamlVariant(dir, "three", ensemble(3)), "three");
+    const three = await run(await tinyVariant(dir, "three", ensemble(3)), "three");
     // Round 0: members 1-2 restored, member 3 trained. Round 1 trains on a new labelled set (3 new nets).
     assertEquals(three.hits["retrain"], 2);
     assertEquals(three.executed["retrain"], 1 + 3);
     // A single-net strategy on the same seed reuses member 1 of round 0.
-    const single = await run(await yamlVariant(dir, "single", { acquisitions: ["random"], rounds: 1 }), "single");
+    const single = await run(await tinyVariant(dir, "single", { acquisitions: ["random"], rounds: 1 }), "single");
     assertEquals(single.hits["retrain"], 1);
   });
 });
