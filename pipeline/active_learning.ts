@@ -75,12 +75,19 @@ function fitCodec(config: ExperimentConfig): Codec<unknown, { net: Net; imagesPe
   };
 }
 
-/** Caches a posterior through its implementation's save/load; none means "always fit". */
-function posteriorCodec(def: PosteriorDef): Codec<FitInput, Posterior> | undefined {
+/**
+ * Caches a posterior through its implementation's save/load; none means
+ * "always fit". `load` gets the same seed the fit got (e.g. the seed of
+ * consistent MC-dropout masks), so a restored posterior samples like the fitted one.
+ */
+function posteriorCodec(def: PosteriorDef, seed: number): Codec<Omit<FitInput, "seed">, Posterior> | undefined {
   const impl = posteriorImpl(def);
   const { save, load } = impl;
   if (!save || !load) return undefined;
-  return { encode: (out) => save.call(impl, out), decode: (entry, input) => load.call(impl, entry, input()) };
+  return {
+    encode: (out) => save.call(impl, out),
+    decode: (entry, input) => load.call(impl, entry, { ...input(), seed }),
+  };
 }
 
 const metricsCodec: Codec<unknown, Metrics> = {
@@ -169,7 +176,6 @@ export async function runActiveLearning(
     const { strategy, seed, variant } = plan;
     const cfg = plan.config;
     const fit = fitCodec(cfg);
-    const postCodec = posteriorCodec(strategy.posterior);
     const label = `${strategy.name}${variant ? ` [${variant}]` : ""} seed ${seed}`;
     where = label;
     const split = await runner.run(
@@ -213,8 +219,13 @@ export async function runActiveLearning(
         previous = nets;
         if (!fitted) throw new Error("internal: no net trained");
         const net = fitted.out.net;
-        const fitInput = () => ({ net, members: nets, images: data.train, labelled, classes: data.classes, seed: 0 });
-        const posterior = await runner.run(step.posterior.stage, step.posterior.key, fitInput, postCodec);
+        const fitInput = () => ({ net, members: nets, images: data.train, labelled, classes: data.classes });
+        const posterior = await runner.run(
+          step.posterior.stage,
+          step.posterior.key,
+          fitInput,
+          posteriorCodec(strategy.posterior, step.posterior.stage.params["seed"] as number),
+        );
         let acquired: number[] = [];
         let evaluated;
         let reached = false;

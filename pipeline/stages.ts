@@ -134,7 +134,7 @@ export function retrain(
  * @param seed seeds anything the fit draws
  * @returns the stage; the posterior is owned by the caller
  */
-export function fitPosterior(def: PosteriorDef, seed: number): Stage<FitInput, Posterior> {
+export function fitPosterior(def: PosteriorDef, seed: number): Stage<Omit<FitInput, "seed">, Posterior> {
   const name = `fit-posterior/${def.name}`;
   const impl = posteriorImpl(def);
   return {

@@ -82,3 +82,22 @@ Deno.test("a hybrid preset by name decodes to the preset's spec", () => {
     String(E.isLeft(bad) && bad.left),
   );
 });
+
+Deno.test("a posterior restored from the cache samples like the fitted one (consistent masks keep their seed)", async () => {
+  await withTinyMnist(async (dir, run) => {
+    const file = await tinyVariant(dir, "exp", {
+      acquisitions: [],
+      rounds: 1,
+      strategies: [{ posterior: { name: "mc-dropout", samples: 6, consistent: true }, score: "bald", acquire: top10 }],
+    });
+    const first = await run(file, "a");
+    // Second run: the trained nets and the posterior come from the cache, scoring and evaluation run again.
+    const second = await run(file, "b", { refresh: ["score", "evaluate"] });
+    assertEquals(second.hits["fit-posterior"], 2);
+    assertEquals(second.executed["score"], 1);
+    assertEquals(
+      second.records.map((r) => [r.accuracy, r.acquired]),
+      first.records.map((r) => [r.accuracy, r.acquired]),
+    );
+  });
+});
