@@ -219,7 +219,9 @@ export function mcDropout(opts: { readonly samples: number; readonly consistent?
   return {
     _tag: "posterior",
     name: "mc-dropout",
-    version: 1,
+    // Version 2 when consistent: restoring such a posterior from the cache reseeded its masks before the fix
+    // of the planned seed, so entries computed from one must not be reused.
+    version: opts.consistent ? 2 : 1,
     params,
     samples: opts.samples,
     ...(opts.consistent ? { consistent: true } : {}),
@@ -240,7 +242,9 @@ export function bayesByBackprop(opts: { readonly samples: number; readonly consi
   return {
     _tag: "posterior",
     name: "bayes-by-backprop",
-    version: 1,
+    // Version 2 when consistent: restoring such a posterior from the cache reseeded its masks before the fix
+    // of the planned seed, so entries computed from one must not be reused.
+    version: opts.consistent ? 2 : 1,
     params,
     samples: opts.samples,
     ...(opts.consistent ? { consistent: true } : {}),
