@@ -14,6 +14,7 @@ export type StageKind =
   | "fit-posterior"
   | "score"
   | "acquire"
+  | "pseudo-label"
   | "retrain"
   | "evaluate";
 

@@ -96,10 +96,19 @@ export interface ScoredCandidates {
   readonly embeddings?: Rows;
   /** Penultimate-layer features of the labelled items (when the rule asks for "labelledEmbeddings"). */
   readonly labelledEmbeddings?: Rows;
+  /** The MC-averaged predictive distribution of the candidates, [N, C] (when asked for "meanProbs"). */
+  readonly meanProbs?: Rows;
+  /** The posterior samples of the labelled items, [L, T, C] (when asked for "labelledLogProbs"). */
+  readonly labelledLogProbs?: LogProbs;
+  /** The labels of the labelled items, in the order of `labelledLogProbs`/`labelledEmbeddings`. */
+  readonly labelledLabels?: Int32Array;
 }
 
-/** What an acquisition rule may ask the score stage to keep besides the scores. */
-export type AcquireNeed = "logProbs" | "embeddings" | "labelledEmbeddings";
+/**
+ * What an acquisition rule may ask the score stage to keep besides the
+ * scores. "labelledLogProbs" brings `labelledLabels` with it.
+ */
+export type AcquireNeed = "logProbs" | "meanProbs" | "embeddings" | "labelledEmbeddings" | "labelledLogProbs";
 
 /** Services an acquisition rule may use. */
 export interface SelectContext {
@@ -109,7 +118,7 @@ export interface SelectContext {
 }
 
 /** Picks items to label from scored candidates; returns pool items, best first. */
-export type SelectFn = (scored: ScoredCandidates, ctx: SelectContext) => number[];
+export type SelectFn = (scored: ScoredCandidates, ctx: SelectContext) => number[] | Promise<number[]>;
 
 /** An acquisition rule: how many items per round and which. */
 export interface AcquireDef extends PartIdentity {
@@ -131,6 +140,8 @@ export interface Strategy {
   readonly posterior: PosteriorDef;
   readonly score: ScoreDef;
   readonly acquire: AcquireDef;
+  /** Optional pseudo-labels for the next round's training (CEAL). */
+  readonly pseudoLabel?: PseudoLabelDef;
 }
 
 /**
@@ -445,6 +456,105 @@ export function badge(b: number): AcquireDef {
   });
 }
 
+/** What a pseudo-labelling part sees: the scored candidates' predictive, the round, and the items just acquired. */
+export interface PseudoLabelInput {
+  /** Pool items (train-set indices) in the order of `meanProbs`. */
+  readonly candidates: readonly number[];
+  /** The MC-averaged predictive distribution of the candidates, [N, C]. */
+  readonly meanProbs: Rows;
+  /** Items sent to the oracle this round: never pseudo-labelled. */
+  readonly acquired: ReadonlySet<number>;
+  /** The round whose model made the predictions (0 = the warm start's). */
+  readonly round: number;
+}
+
+/** Pool items with the labels the model gives them; they train the next round's nets only. */
+export interface PseudoLabels {
+  readonly indices: number[];
+  readonly labels: number[];
+}
+
+/**
+ * A pseudo-labelling part: after each acquisition it picks pool items the
+ * model is sure of and labels them with its own prediction. The next round's
+ * nets train on the labelled set plus these; they never join the labelled set
+ * and are chosen afresh every round.
+ */
+export interface PseudoLabelDef extends PartIdentity {
+  readonly _tag: "pseudo-label";
+  readonly select: (input: PseudoLabelInput) => PseudoLabels;
+}
+
+/**
+ * Defines a pseudo-labelling part.
+ *
+ * @param def name, the selection function, and optionally version and params
+ * @returns the part
+ */
+export function definePseudoLabel(def: {
+  readonly name: string;
+  readonly select: (input: PseudoLabelInput) => PseudoLabels;
+  readonly version?: number;
+  readonly params?: Readonly<Record<string, unknown>>;
+}): PseudoLabelDef {
+  return {
+    _tag: "pseudo-label",
+    name: def.name,
+    version: def.version ?? 1,
+    params: def.params ?? {},
+    select: def.select,
+  };
+}
+
+/** Options of {@link ceal}. */
+export interface CealOptions {
+  /** δ0: the entropy threshold (nats) of round 0 (default 0.005, the paper's). */
+  readonly delta?: number;
+  /** dr: how much the threshold falls per round (default 0.00033, the paper's). */
+  readonly decay?: number;
+  /** At most this many pseudo-labels per round, the most confident first (default: no limit). */
+  readonly limit?: number;
+}
+
+/**
+ * CEAL's high-confidence pseudo-labelling (Wang, Zhang, Li, Zhang & Lin 2017,
+ * "Cost-Effective Active Learning for Deep Image Classification", IEEE TCSVT).
+ * A pool item whose predictive entropy is below δ_r = δ0 - dr·r gets the
+ * predicted class as its label for the next round's training only. The
+ * uncertain half of CEAL is the strategy's own score and rule (the paper uses
+ * least confidence, margin or entropy with top-k).
+ *
+ * @param opts δ0, dr and an optional per-round limit
+ * @returns the part
+ */
+export function ceal(opts: CealOptions = {}): PseudoLabelDef {
+  const delta = opts.delta ?? 0.005;
+  const decay = opts.decay ?? 0.00033;
+  const limit = opts.limit ?? Infinity;
+  return definePseudoLabel({
+    name: "ceal",
+    params: { delta, decay, ...(Number.isFinite(limit) ? { limit } : {}) },
+    select: ({ candidates, meanProbs, acquired, round }) => {
+      const threshold = delta - decay * round;
+      const c = meanProbs.d;
+      const sure: { index: number; label: number; entropy: number }[] = [];
+      candidates.forEach((index, i) => {
+        if (acquired.has(index)) return;
+        let entropy = 0, label = 0, best = -1;
+        for (let k = 0; k < c; k++) {
+          const p = meanProbs.data[i * c + k] as number;
+          if (p > 0) entropy -= p * Math.log(p);
+          if (p > best) (best = p), (label = k);
+        }
+        if (entropy < threshold) sure.push({ index, label, entropy });
+      });
+      sure.sort((a, b) => a.entropy - b.entropy || a.index - b.index);
+      const kept = sure.slice(0, Math.min(sure.length, limit));
+      return { indices: kept.map((s) => s.index), labels: kept.map((s) => s.label) };
+    },
+  });
+}
+
 /** BALD (Houlsby et al. 2011): mutual information between prediction and weights. */
 export const bald: ScoreDef = defineScore({ name: "bald", fn: baldFn });
 /** Entropy of the MC-averaged predictive distribution. */
@@ -494,6 +604,7 @@ export function strategy(parts: {
   readonly posterior: PosteriorDef;
   readonly score: ScoreDef;
   readonly acquire: AcquireDef;
+  readonly pseudoLabel?: PseudoLabelDef;
 }): Strategy {
   return {
     _tag: "strategy",
@@ -501,6 +612,7 @@ export function strategy(parts: {
     posterior: parts.posterior,
     score: parts.score,
     acquire: parts.acquire,
+    ...(parts.pseudoLabel ? { pseudoLabel: parts.pseudoLabel } : {}),
   };
 }
 
@@ -515,7 +627,8 @@ export function describeStrategy(s: Strategy): string {
     const params = Object.entries(p.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ");
     return `${p.name}${params ? `(${params})` : ""}${p.version !== 1 ? ` v${p.version}` : ""}`;
   };
-  return `${s.name}: ${part(s.posterior)} -> ${part(s.score)} -> ${part(s.acquire)}`;
+  return `${s.name}: ${part(s.posterior)} -> ${part(s.score)} -> ${part(s.acquire)}` +
+    (s.pseudoLabel ? ` + ${part(s.pseudoLabel)}` : "");
 }
 
 // ---------------------------------------------------------------------------
@@ -677,8 +790,30 @@ export const AcquireCodec: t.Type<AcquireDef, AcquireDef, unknown> = namedPart(
   ["select"],
 );
 
-const strategyShape = t.type({ posterior: PosteriorCodec, score: ScoreCodec, acquire: AcquireCodec });
-const strategyKeys = new Set(["_tag", "name", "posterior", "score", "acquire"]);
+const builtinPseudoLabels: Record<string, t.Decoder<unknown, PseudoLabelDef>> = {
+  "ceal": mapDecoder(
+    t.intersection([
+      t.strict({ name: t.literal("ceal") }),
+      t.partial({ delta: PositiveNumber, decay: t.number, limit: PositiveInt }),
+    ]),
+    ({ name: _n, ...opts }) => ceal(opts),
+  ),
+};
+
+/** A pseudo-labelling part: a built value, `ceal`, or `{ name: ceal, delta: 0.005, decay: 0.00033 }`. */
+export const PseudoLabelCodec: t.Type<PseudoLabelDef, PseudoLabelDef, unknown> = namedPart(
+  "pseudo-label",
+  "pseudo-label",
+  builtinPseudoLabels,
+  (name) => (name === "ceal" ? ceal() : undefined),
+  ["select"],
+);
+
+const strategyShape = t.intersection([
+  t.type({ posterior: PosteriorCodec, score: ScoreCodec, acquire: AcquireCodec }),
+  t.partial({ pseudoLabel: PseudoLabelCodec }),
+]);
+const strategyKeys = new Set(["_tag", "name", "posterior", "score", "acquire", "pseudoLabel"]);
 
 /** A strategy: a value from {@link strategy}, or the same fields in YAML. */
 export const StrategyCodec: t.Type<Strategy, Strategy, unknown> = new t.Type<Strategy, Strategy, unknown>(
@@ -691,7 +826,7 @@ export const StrategyCodec: t.Type<Strategy, Strategy, unknown> = new t.Type<Str
         errors.push({
           value: u[extra],
           context: [...c, { key: extra, type: t.never, actual: u[extra] }],
-          message: "unknown field (a strategy has name, posterior, score and acquire)",
+          message: "unknown field (a strategy has name, posterior, score, acquire and pseudoLabel)",
         });
       }
       if (u["name"] !== undefined && typeof u["name"] !== "string") {

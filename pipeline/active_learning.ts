@@ -8,7 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { expandGrid, type ExperimentConfig, type Variant } from "../dsl/experiment.ts";
-import type { PosteriorDef } from "../dsl/strategy.ts";
+import type { PosteriorDef, PseudoLabels } from "../dsl/strategy.ts";
 import type { Store } from "./cache/mod.ts";
 import { disposeNet, type Net, netFromArrays, netToArrays, netVariables } from "./net.ts";
 import { planExperiment } from "./plan.ts";
@@ -42,6 +42,20 @@ export interface AlOptions {
 const indicesCodec: Codec<unknown, number[]> = {
   encode: (out) => ({ json: {}, arrays: { indices: { data: Int32Array.from(out), shape: [out.length] } } }),
   decode: (entry) => Array.from(entry.arrays["indices"]?.data ?? []),
+};
+
+const pseudoCodec: Codec<unknown, PseudoLabels> = {
+  encode: (out) => ({
+    json: {},
+    arrays: {
+      indices: { data: Int32Array.from(out.indices), shape: [out.indices.length] },
+      labels: { data: Int32Array.from(out.labels), shape: [out.labels.length] },
+    },
+  }),
+  decode: (entry) => ({
+    indices: Array.from(entry.arrays["indices"]?.data ?? []),
+    labels: Array.from(entry.arrays["labels"]?.data ?? []),
+  }),
 };
 
 const splitCodec: Codec<unknown, { labelled: number[]; pool: number[] }> = {
@@ -101,6 +115,10 @@ const scoredCodec: Codec<unknown, Scored> = {
       ...(out.logProbs ? { logProbs: { n: out.logProbs.n, t: out.logProbs.t, c: out.logProbs.c } } : {}),
       ...(out.embeddings ? { embeddingsD: out.embeddings.d } : {}),
       ...(out.labelledEmbeddings ? { labelledEmbeddingsD: out.labelledEmbeddings.d } : {}),
+      ...(out.meanProbs ? { meanProbsD: out.meanProbs.d } : {}),
+      ...(out.labelledLogProbs
+        ? { labelledLogProbs: { n: out.labelledLogProbs.n, t: out.labelledLogProbs.t, c: out.labelledLogProbs.c } }
+        : {}),
     },
     arrays: {
       candidates: { data: Int32Array.from(out.candidates), shape: [out.candidates.length] },
@@ -110,6 +128,13 @@ const scoredCodec: Codec<unknown, Scored> = {
       ...(out.labelledEmbeddings
         ? { labelledEmbeddings: { data: out.labelledEmbeddings.data, shape: [out.labelledEmbeddings.data.length] } }
         : {}),
+      ...(out.meanProbs ? { meanProbs: { data: out.meanProbs.data, shape: [out.meanProbs.data.length] } } : {}),
+      ...(out.labelledLogProbs
+        ? { labelledLogProbs: { data: out.labelledLogProbs.data, shape: [out.labelledLogProbs.data.length] } }
+        : {}),
+      ...(out.labelledLabels
+        ? { labelledLabels: { data: out.labelledLabels, shape: [out.labelledLabels.length] } }
+        : {}),
     },
   }),
   decode: (entry) => {
@@ -117,6 +142,8 @@ const scoredCodec: Codec<unknown, Scored> = {
       logProbs?: { n: number; t: number; c: number };
       embeddingsD?: number;
       labelledEmbeddingsD?: number;
+      meanProbsD?: number;
+      labelledLogProbs?: { n: number; t: number; c: number };
     };
     const floats = (name: string) => {
       const data = entry.arrays[name]?.data;
@@ -130,6 +157,13 @@ const scoredCodec: Codec<unknown, Scored> = {
       ...(json.embeddingsD !== undefined ? { embeddings: { data: floats("embeddings"), d: json.embeddingsD } } : {}),
       ...(json.labelledEmbeddingsD !== undefined
         ? { labelledEmbeddings: { data: floats("labelledEmbeddings"), d: json.labelledEmbeddingsD } }
+        : {}),
+      ...(json.meanProbsD !== undefined ? { meanProbs: { data: floats("meanProbs"), d: json.meanProbsD } } : {}),
+      ...(json.labelledLogProbs
+        ? {
+          labelledLogProbs: { ...json.labelledLogProbs, data: floats("labelledLogProbs") },
+          labelledLabels: Int32Array.from(entry.arrays["labelledLabels"]?.data ?? []),
+        }
         : {}),
     };
   },
@@ -188,6 +222,8 @@ export async function runActiveLearning(
     let pool = split.out.pool;
     // Nets carried to the next round (init "previous"): the round's net, then extra ensemble members.
     let previous: Net[] = [];
+    // Pseudo-labels made last round, for this round's nets (CEAL).
+    let pseudo: PseudoLabels | undefined;
     const carried = () => previous.reduce((n, net) => n + netVariables(net).length, 0);
     try {
       for (const step of plan.rounds) {
@@ -204,7 +240,13 @@ export async function runActiveLearning(
             const trained = await runner.run(
               member.stage,
               member.key,
-              () => ({ data: data.train, labelled, classes: data.classes, ...(from ? { from } : {}) }),
+              () => ({
+                data: data.train,
+                labelled,
+                classes: data.classes,
+                ...(from ? { from } : {}),
+                ...(pseudo ? { pseudo } : {}),
+              }),
               fit,
             );
             if (k === 0) fitted = trained;
@@ -227,6 +269,7 @@ export async function runActiveLearning(
           posteriorCodec(strategy.posterior, step.posterior.stage.params["seed"] as number),
         );
         let acquired: number[] = [];
+        let madePseudo: PseudoLabels | undefined;
         let evaluated;
         let reached = false;
         const seconds: Record<string, number> = {};
@@ -250,7 +293,13 @@ export async function runActiveLearning(
             const scored = await runner.run(
               step.score.stage,
               step.score.key,
-              () => ({ posterior: posterior.out, images: data.train, pool: currentPool, labelled }),
+              () => ({
+                posterior: posterior.out,
+                images: data.train,
+                pool: currentPool,
+                labelled,
+                labels: data.train.y,
+              }),
               scoredCodec,
             );
             const picked = await runner.run(step.acquire.stage, step.acquire.key, () => scored.out, indicesCodec);
@@ -259,6 +308,17 @@ export async function runActiveLearning(
             seconds.acquire = picked.seconds;
             if (scored.hit) hits.push("score");
             if (picked.hit) hits.push("acquire");
+            if (step.pseudo) {
+              const made = await runner.run(
+                step.pseudo.stage,
+                step.pseudo.key,
+                () => ({ scored: scored.out, acquired: picked.out }),
+                pseudoCodec,
+              );
+              madePseudo = made.out;
+              seconds["pseudo-label"] = made.seconds;
+              if (made.hit) hits.push("pseudo-label");
+            }
           }
         } finally {
           posterior.out.dispose();
@@ -278,10 +338,18 @@ export async function runActiveLearning(
           trainImagesPerSecond: fitted.out.imagesPerSecond,
           numTensors,
           backend: opts.backend,
+          ...(madePseudo
+            ? {
+              pseudoLabelled: madePseudo.indices.length,
+              // Diagnostics only: how many pseudo-labels agree with the withheld true labels.
+              pseudoCorrect: madePseudo.indices.filter((i, k) => data.train.y[i] === madePseudo?.labels[k]).length,
+            }
+            : {}),
         };
         await opts.onRound(record);
         const taken = new Set(acquired);
         labelled.push(...acquired);
+        pseudo = madePseudo;
         pool = pool.filter((i) => !taken.has(i));
         if (cfg.train.init === "scratch") {
           for (const old of previous) disposeNet(old);

@@ -13,7 +13,7 @@ import type { Strategy } from "../dsl/strategy.ts";
 import { stageKey } from "./cache/mod.ts";
 import { sha256HexOfText } from "./cache/_sha256.ts";
 import { deriveSeed } from "./rng.ts";
-import { acquire, evaluate, fitPosterior, retrain, score, warmStart } from "./stages.ts";
+import { acquire, evaluate, fitPosterior, pseudoLabel, retrain, score, warmStart } from "./stages.ts";
 
 /** A stage with the keys of its inputs and its own key. */
 export interface Planned<S> {
@@ -36,6 +36,10 @@ export interface RoundPlan {
   readonly evaluate: Planned<ReturnType<typeof evaluate>>;
   readonly score?: Planned<ReturnType<typeof score>>;
   readonly acquire?: Planned<ReturnType<typeof acquire>>;
+  /** Pseudo-labels for the next round's nets (strategies with a pseudo-labelling part). */
+  readonly pseudo?: Planned<ReturnType<typeof pseudoLabel>>;
+  /** The pseudo-labels this round's nets train on (made by the previous round). */
+  readonly trainPseudo?: Planned<ReturnType<typeof pseudoLabel>>;
   /** How many of the acquired items join the labelled set (a label budget may cut the last batch). */
   readonly take?: number;
 }
@@ -85,12 +89,16 @@ export async function planRun(
   const budget = config.stop?.labels ?? Infinity;
   const nets = strategy.posterior.nets ?? 1;
   let previousFits: string[] = [];
+  let trainPseudo: Planned<ReturnType<typeof pseudoLabel>> | undefined;
+  const keep = [...(strategy.acquire.needs ?? [])];
+  if (strategy.pseudoLabel && !keep.includes("meanProbs")) keep.push("meanProbs");
   for (let round = 0; round <= config.rounds; round++) {
     const trained: Planned<ReturnType<typeof retrain>>[] = [];
     for (let k = 0; k < nets; k++) {
       // Net 0 keeps the seeds of a single-net run, so strategies share it; members k > 0 get their own.
       const member = k === 0 ? "" : `/member-${k}`;
       const previousFit = config.train.init === "previous" ? previousFits[k] : undefined;
+      const inputs = previousFit !== undefined ? [dataKey, labelledKey, previousFit] : [dataKey, labelledKey];
       trained.push(
         await plan(
           retrain(
@@ -99,7 +107,7 @@ export async function planRun(
             deriveSeed(seed, `init/${config.train.init === "previous" ? 0 : round}${member}`),
             deriveSeed(seed, `train/${round}${member}`),
           ),
-          previousFit !== undefined ? [dataKey, labelledKey, previousFit] : [dataKey, labelledKey],
+          trainPseudo ? [...inputs, trainPseudo.key] : inputs,
         ),
       );
     }
@@ -116,15 +124,19 @@ export async function planRun(
       evaluate(deriveSeed(seed, `evaluate/${round}`), config.testSubset),
       [posterior.key, dataKey],
     );
+    const pseudoIn = trainPseudo ? { trainPseudo } : {};
     if (round === config.rounds || labelled >= budget) {
-      rounds.push({ round, labelledKey, labelled, retrain: fit, members, posterior, evaluate: evaluated });
+      rounds.push({ round, labelledKey, labelled, retrain: fit, members, posterior, evaluate: evaluated, ...pseudoIn });
       break;
     }
     const scored = await plan(
-      score(strategy.score, deriveSeed(seed, `score/${round}`), config.poolSubset, strategy.acquire.needs ?? []),
+      score(strategy.score, deriveSeed(seed, `score/${round}`), config.poolSubset, keep),
       [posterior.key, labelledKey, dataKey],
     );
     const acquired = await plan(acquire(strategy.acquire, deriveSeed(seed, `acquire/${round}`)), [scored.key]);
+    const pseudo = strategy.pseudoLabel
+      ? await plan(pseudoLabel(strategy.pseudoLabel, round, classes), [scored.key, acquired.key])
+      : undefined;
     const take = Math.min(strategy.acquire.size, budget - labelled);
     rounds.push({
       round,
@@ -137,7 +149,10 @@ export async function planRun(
       score: scored,
       acquire: acquired,
       take,
+      ...(pseudo ? { pseudo } : {}),
+      ...pseudoIn,
     });
+    trainPseudo = pseudo;
     labelledKey = await stageKey({
       name: "labelled-set",
       version: 1,

@@ -28,6 +28,10 @@ export interface RoundRecord {
   /** `tf.memory().numTensors` at the start of the round, less the net carried from the last round (leak check). */
   readonly numTensors: number;
   readonly backend: string;
+  /** Pool items pseudo-labelled after this round for the next round's nets (CEAL). */
+  readonly pseudoLabelled?: number;
+  /** How many of those pseudo-labels equal the true label (a diagnostic; never used for training). */
+  readonly pseudoCorrect?: number;
 }
 
 /**

@@ -12,7 +12,16 @@ import type { TrainConfig } from "../dsl/experiment.ts";
 import type { NetSpec } from "../dsl/model.ts";
 import { type Stage, type StageContext, type StageError, stageError } from "../dsl/stage.ts";
 import type { LogProbs } from "../dsl/scores.ts";
-import type { AcquireDef, AcquireNeed, PosteriorDef, Rows, ScoredCandidates, ScoreDef } from "../dsl/strategy.ts";
+import type {
+  AcquireDef,
+  AcquireNeed,
+  PosteriorDef,
+  PseudoLabelDef,
+  PseudoLabels,
+  Rows,
+  ScoredCandidates,
+  ScoreDef,
+} from "../dsl/strategy.ts";
 import { createNet, disposeNet, type Net } from "./net.ts";
 import { embedRows, type FitInput, joinRows, type Posterior, posteriorImpl } from "./posterior.ts";
 import { deriveSeed, makeRng, type Rng, shuffled } from "./rng.ts";
@@ -73,7 +82,9 @@ export function warmStart(
 }
 
 /**
- * Retrain: fits a fresh (or the given) net on the labelled items.
+ * Retrain: fits a fresh (or the given) net on the labelled items, plus the
+ * pseudo-labelled ones when the strategy makes them (CEAL). Pseudo-labels
+ * train this net only; they are not part of the labelled set.
  *
  * @param spec architecture
  * @param train hyper-parameters
@@ -92,6 +103,7 @@ export function retrain(
     readonly labelled: readonly number[];
     readonly classes: number;
     readonly from?: Net;
+    readonly pseudo?: PseudoLabels;
   },
   { net: Net; imagesPerSecond: number; loss: number }
 > {
@@ -101,13 +113,18 @@ export function retrain(
     name,
     version: 1,
     params: { spec, train, initSeed, trainSeed },
-    run: ({ data, labelled, classes, from }, ctx) =>
+    run: ({ data, labelled, classes, from, pseudo }, ctx) =>
       attempt(name, async () => {
+        const extra = pseudo?.indices ?? [];
+        if (pseudo && pseudo.labels.length !== extra.length) {
+          throw new Error(`${extra.length} pseudo-labelled items but ${pseudo.labels.length} labels`);
+        }
         const net = from ?? createNet(spec, initSeed);
-        const x = imagesToTensor(data, labelled);
+        const x = imagesToTensor(data, extra.length > 0 ? [...labelled, ...extra] : labelled);
         const y = Int32Array.from(labelled, (i) => data.y[i] as number);
+        const targets = extra.length > 0 ? Int32Array.from([...y, ...(pseudo?.labels ?? [])]) : y;
         try {
-          const report = await trainNet(net, x, y, classes, {
+          const report = await trainNet(net, x, targets, classes, {
             ...train,
             seed: trainSeed,
             onEpoch: (epoch, loss, ips) =>
@@ -215,6 +232,8 @@ export function score(
     readonly images: ImageArray;
     readonly pool: readonly number[];
     readonly labelled?: readonly number[];
+    /** Labels of the train set (needed when the rule keeps "labelledLogProbs"). */
+    readonly labels?: Int32Array;
   },
   Scored
 > {
@@ -225,7 +244,7 @@ export function score(
     version: def.version,
     params: { ...def.params, seed, poolSubset, ...(keep.length > 0 ? { keep: [...keep].sort() } : {}) },
     code: def.fn.toString(),
-    run: ({ posterior, images, pool, labelled }, ctx) =>
+    run: ({ posterior, images, pool, labelled, labels }, ctx) =>
       attempt(name, async () => {
         const rng = makeRng(seed);
         const candidates = poolSubset > 0 && poolSubset < pool.length
@@ -234,14 +253,17 @@ export function score(
         const out = new Float64Array(candidates.length);
         const rand = () => rng.next();
         const keepLogProbs = keep.includes("logProbs");
+        const keepMean = keep.includes("meanProbs");
         const kept: LogProbs[] = [];
+        const means: Rows[] = [];
         const start = performance.now();
         for (let s = 0; s < candidates.length; s += CHUNK) {
           const idx = candidates.slice(s, s + CHUNK);
-          const lp: LogProbs = def.usesPredictions || keepLogProbs
+          const lp: LogProbs = def.usesPredictions || keepLogProbs || keepMean
             ? await chunkLogProbs(posterior, images, idx, rng)
             : { data: new Float32Array(0), n: idx.length, t: 0, c: 0 };
           if (keepLogProbs) kept.push(lp);
+          if (keepMean) means.push({ data: meanProbabilities(lp), d: lp.c });
           const chunkScores = def.fn(lp, rand);
           if (chunkScores.length !== idx.length) {
             throw new Error(`score "${def.name}" returned ${chunkScores.length} scores for ${idx.length} items`);
@@ -252,7 +274,18 @@ export function score(
             `score ${done}/${candidates.length} ${(done / ((performance.now() - start) / 1000)).toFixed(0)} items/s`,
           );
         }
-        const extra: { logProbs?: LogProbs; embeddings?: Rows; labelledEmbeddings?: Rows } = {};
+        const extra: {
+          logProbs?: LogProbs;
+          meanProbs?: Rows;
+          embeddings?: Rows;
+          labelledEmbeddings?: Rows;
+          labelledLogProbs?: LogProbs;
+          labelledLabels?: Int32Array;
+        } = {};
+        if (keepMean) {
+          const c = means[0]?.d ?? 0;
+          extra.meanProbs = joinRows(means, c);
+        }
         if (keepLogProbs) {
           const t = kept[0]?.t ?? posterior.samples, c = kept[0]?.c ?? 0;
           const all = joinRows(kept.map((k) => ({ data: k.data, d: k.t * k.c })), t * c);
@@ -261,6 +294,18 @@ export function score(
         if (keep.includes("embeddings")) extra.embeddings = await embedItems(posterior, images, candidates);
         if (keep.includes("labelledEmbeddings")) {
           extra.labelledEmbeddings = await embedItems(posterior, images, labelled ?? []);
+        }
+        if (keep.includes("labelledLogProbs")) {
+          const items = labelled ?? [];
+          if (!labels) throw new Error("the rule asks for the labelled items' predictions, but no labels were given");
+          const chunks: LogProbs[] = [];
+          for (let s = 0; s < items.length; s += CHUNK) {
+            chunks.push(await chunkLogProbs(posterior, images, items.slice(s, s + CHUNK), rng));
+          }
+          const t = chunks[0]?.t ?? posterior.samples, c = chunks[0]?.c ?? 0;
+          const all = joinRows(chunks.map((k) => ({ data: k.data, d: k.t * k.c })), t * c);
+          extra.labelledLogProbs = { data: all.data, n: items.length, t, c };
+          extra.labelledLabels = Int32Array.from(items, (i) => labels[i] as number);
         }
         return { candidates, scores: out, ...extra };
       }),
@@ -285,9 +330,9 @@ export function acquire(def: AcquireDef, seed: number): Stage<Scored, number[]> 
     params: { ...def.params, seed },
     code: def.select.toString(),
     run: (scored, ctx: StageContext) =>
-      attempt(name, () => {
+      attempt(name, async () => {
         const rng = makeRng(seed);
-        const picked = def.select(scored, { warn: ctx.warn, rand: () => rng.next() });
+        const picked = await def.select(scored, { warn: ctx.warn, rand: () => rng.next() });
         const allowed = new Set(scored.candidates);
         const seen = new Set<number>();
         for (const i of picked) {
@@ -296,7 +341,75 @@ export function acquire(def: AcquireDef, seed: number): Stage<Scored, number[]> 
           seen.add(i);
         }
         if (picked.length > def.size) throw new Error(`picked ${picked.length} items, more than its size ${def.size}`);
-        return Promise.resolve(picked);
+        return picked;
+      }),
+  };
+}
+
+/**
+ * The MC-averaged predictive distribution of each item of a chunk: row i is
+ * (1/T) Σ_t exp(logProbs[i, t, :]).
+ *
+ * @param lp the chunk's samples
+ * @returns [n, C] probabilities
+ */
+export function meanProbabilities(lp: LogProbs): Float32Array {
+  const { n, t, c, data } = lp;
+  const out = new Float32Array(n * c);
+  for (let i = 0; i < n; i++) {
+    for (let s = 0; s < t; s++) {
+      const row = (i * t + s) * c;
+      for (let k = 0; k < c; k++) out[i * c + k] = (out[i * c + k] as number) + Math.exp(data[row + k] as number) / t;
+    }
+  }
+  return out;
+}
+
+/**
+ * Pseudo-label: after the acquisition, the strategy's pseudo-labelling part
+ * (CEAL) labels pool candidates the model is sure of; the next round's nets
+ * train on them too. Checked: each item once, only scored candidates not just
+ * acquired, labels are class indices.
+ *
+ * @param def the part
+ * @param round the round whose model scored the candidates
+ * @param classes the number of classes
+ * @returns the stage
+ */
+export function pseudoLabel(
+  def: PseudoLabelDef,
+  round: number,
+  classes: number,
+): Stage<{ readonly scored: Scored; readonly acquired: readonly number[] }, PseudoLabels> {
+  const name = `pseudo-label/${def.name}`;
+  return {
+    kind: "pseudo-label",
+    name,
+    version: def.version,
+    params: { ...def.params, round },
+    code: def.select.toString(),
+    run: ({ scored, acquired }) =>
+      attempt(name, () => {
+        const meanProbs = scored.meanProbs;
+        if (!meanProbs) throw new Error("the score stage kept no predictive distribution (meanProbs)");
+        const out = def.select({ candidates: scored.candidates, meanProbs, acquired: new Set(acquired), round });
+        if (out.indices.length !== out.labels.length) {
+          throw new Error(`returned ${out.indices.length} items but ${out.labels.length} labels`);
+        }
+        const allowed = new Set(scored.candidates);
+        const seen = new Set<number>();
+        out.indices.forEach((i, k) => {
+          if (!allowed.has(i) || acquired.includes(i)) {
+            throw new Error(`pseudo-labelled item ${i}, which is not an unacquired scored candidate`);
+          }
+          if (seen.has(i)) throw new Error(`pseudo-labelled item ${i} twice`);
+          seen.add(i);
+          const label = out.labels[k] as number;
+          if (!Number.isInteger(label) || label < 0 || label >= classes) {
+            throw new Error(`pseudo-label ${label} of item ${i} is not a class in 0..${classes - 1}`);
+          }
+        });
+        return Promise.resolve(out);
       }),
   };
 }
