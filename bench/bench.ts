@@ -5,7 +5,8 @@
  * markdown table and writes `results/bench/<date>.json`.
  *
  * Flags: `--backend <name>` (default auto), `--quick` (fewer repetitions, a
- * 10,000-item pool instead of 60,000), `--only train,forward,posteriors,kernels`.
+ * 10,000-item pool instead of 60,000 for memory, 2,000 for acquisition),
+ * `--only train,forward,posteriors,acquire,kernels`.
  *
  * @module
  */
@@ -18,6 +19,7 @@ import { benchWasmGradKernels } from "../pipeline/kernels/wasm_grad_bench.ts";
 import { applyLayers, createNet, disposeNet, features, mcLogProbs } from "../pipeline/net.ts";
 import { makeRng } from "../pipeline/rng.ts";
 import { trainNet } from "../pipeline/train.ts";
+import { benchAcquisition } from "./acquire_bench.ts";
 import { benchPosteriors } from "./posterior_bench.ts";
 
 interface Row {
@@ -157,6 +159,17 @@ if (want("posteriors")) {
       samples: 100,
       batches: quick ? 1 : 3,
       pool: quick ? 10_000 : 60_000,
+      log: (m) => console.error(`bench: ${m}`),
+    })),
+  );
+}
+
+if (want("acquire")) {
+  rows.push(
+    ...(await benchAcquisition({
+      samples: 100,
+      pool: quick ? 2_000 : 10_000,
+      batch: 10,
       log: (m) => console.error(`bench: ${m}`),
     })),
   );
