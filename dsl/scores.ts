@@ -186,3 +186,37 @@ export const margin: ScoreFn = (lp) => {
   }
   return out;
 };
+
+/**
+ * The MC-averaged predictive distribution p(y | x) = mean_t exp(log p_t(y | x)).
+ *
+ * @param logProbs_N_T_C log-probabilities, row-major [n, t, c]
+ * @returns row-major [n, c] probabilities
+ * @throws RangeError when the shape does not match the data
+ * @example
+ * ```ts
+ * import { meanPredictive } from "./scores.ts";
+ * const lp = { data: new Float32Array([1, 0, 0.5, 0.5].map(Math.log)), n: 1, t: 2, c: 2 };
+ * console.assert(meanPredictive(lp).join() === "0.75,0.25");
+ * ```
+ */
+export function meanPredictive(logProbs_N_T_C: LogProbs): Float32Array {
+  const { n, t, c, data } = logProbs_N_T_C;
+  if (![n, t, c].every(Number.isInteger) || n < 0 || t < 1 || c < 1) {
+    throw new RangeError(`meanPredictive: shape [${n}, ${t}, ${c}] is not valid`);
+  }
+  if (data.length !== n * t * c) {
+    throw new RangeError(`meanPredictive: log-probabilities hold ${data.length} values, expected ${n} x ${t} x ${c}`);
+  }
+  const out = new Float32Array(n * c);
+  const acc = new Float64Array(c);
+  for (let i = 0; i < n; i++) {
+    acc.fill(0);
+    for (let s = 0; s < t; s++) {
+      const row = (i * t + s) * c;
+      for (let k = 0; k < c; k++) acc[k] = (acc[k] as number) + Math.exp(data[row + k] as number);
+    }
+    for (let k = 0; k < c; k++) out[i * c + k] = (acc[k] as number) / t;
+  }
+  return out;
+}

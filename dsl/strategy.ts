@@ -22,10 +22,14 @@
 import * as E from "fp-ts/Either.js";
 import * as t from "io-ts";
 import type { PosteriorImpl } from "../pipeline/posterior.ts";
-import type { LogProbs } from "./scores.ts";
+import { type LogProbs, meanPredictive } from "./scores.ts";
 import { topK as topKSelect } from "./acquire.ts";
 import { PositiveInt, PositiveNumber } from "./codecs.ts";
 import { topUEntropy } from "./top_u.ts";
+import { type EmocOutput, emocReference, emocScores } from "./emoc.ts";
+import { representativeSubset } from "./representative.ts";
+import { discriminativeSelect } from "./discriminative.ts";
+import { learningLossSelect, perItemNll } from "./learning_loss.ts";
 import {
   badgeEmbeddings,
   batchBald as batchBaldSelect,
@@ -440,18 +444,174 @@ export function badge(b: number): AcquireDef {
     needs: ["logProbs", "embeddings"],
     select: ({ candidates, logProbs, embeddings }, ctx) => {
       if (!logProbs || !embeddings) throw new Error("badge: the score stage kept no samples or embeddings");
-      const { n, t, c } = logProbs;
-      const probs = new Float32Array(n * c);
-      for (let i = 0; i < n; i++) {
-        for (let s = 0; s < t; s++) {
-          for (let k = 0; k < c; k++) {
-            probs[i * c + k] = (probs[i * c + k] as number) +
-              Math.exp(logProbs.data[(i * t + s) * c + k] as number) / t;
-          }
-        }
-      }
+      const { n, c } = logProbs;
+      const probs = meanPredictive(logProbs);
       const g = badgeEmbeddings(probs, embeddings.data, n, c, embeddings.d);
       return kMeansPlusPlus(g, n, c * embeddings.d, Math.min(b, n), ctx.rand).map((i) => candidates[i] as number);
+    },
+  });
+}
+
+/** Positions 0..n-1 (rules that pick by position and map back to pool items). */
+const positions = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/**
+ * Expected model output change (Käding, Rodner, Freytag & Denzler 2016,
+ * "Active and continuous exploration with deep neural networks and expected
+ * model output changes"): the items whose label, drawn from the predictive,
+ * would move the model's outputs on the pool most after one gradient step,
+ * to first order. Computed in closed form for the last layer (`dsl/emoc.ts`)
+ * and averaged over `reference` random candidates. Ignores the scores.
+ *
+ * @param b items per round
+ * @param opts reference items (default 500) and which output's change (default "probs")
+ * @returns the rule
+ */
+export function emoc(b: number, opts: { readonly reference?: number; readonly output?: EmocOutput } = {}): AcquireDef {
+  const reference = opts.reference ?? 500;
+  const output = opts.output ?? "probs";
+  return defineAcquire({
+    name: "emoc",
+    size: b,
+    params: { reference, output },
+    needs: ["meanProbs", "embeddings"],
+    select: ({ candidates, meanProbs, embeddings }, ctx) => {
+      if (!meanProbs || !embeddings) throw new Error("emoc: the score stage kept no predictive or embeddings");
+      const n = candidates.length;
+      if (n === 0) return [];
+      const ref = emocReference(n, Math.min(reference, n), ctx.rand);
+      const scores = emocScores(meanProbs.data, embeddings.data, n, meanProbs.d, embeddings.d, {
+        reference: ref,
+        output,
+      });
+      return topKSelect("acquire/emoc", candidates, scores, b, ctx.warn).indices;
+    },
+  });
+}
+
+/**
+ * Suggestive annotation (Yang, Zhang, Chen, Zhang & Chen 2017, "Suggestive
+ * Annotation: A Deep Active Learning Framework for Biomedical Image
+ * Segmentation", MICCAI): shortlist the `shortlist` highest-scoring
+ * candidates (the strategy's score is the uncertainty), then greedily pick
+ * the b of them that best represent all scored candidates, by cosine
+ * similarity of penultimate embeddings (`dsl/representative.ts`).
+ *
+ * @param b items per round
+ * @param shortlist K, the uncertain candidates considered (default 2b, the paper's 16 for 8)
+ * @returns the rule
+ */
+export function suggestive(b: number, shortlist = 2 * b): AcquireDef {
+  return defineAcquire({
+    name: "suggestive",
+    size: b,
+    params: { shortlist },
+    needs: ["embeddings"],
+    select: ({ candidates, scores, embeddings }, ctx) => {
+      if (!embeddings) throw new Error("suggestive: the score stage kept no embeddings");
+      const n = candidates.length;
+      const top = topKSelect("acquire/suggestive", positions(n), scores, Math.max(b, shortlist), () => {}).indices;
+      return representativeSubset(embeddings.data, n, embeddings.d, top, b, ctx.warn).map(
+        (i) => candidates[i] as number,
+      );
+    },
+  });
+}
+
+/** Options of {@link discriminative}. */
+export interface DiscriminativeRuleOptions {
+  /** Mini-queries per round, each after retraining the classifier (default 10, at most b). */
+  readonly subBatches?: number;
+  /** Hidden layer widths of the classifier (default [128]; the paper's is [256, 256, 256]). */
+  readonly hidden?: readonly number[];
+  /** Training epochs per mini-query (default 10). */
+  readonly epochs?: number;
+  readonly learningRate?: number;
+}
+
+/**
+ * Discriminative active learning (Gissin & Shalev-Shwartz 2019,
+ * "Discriminative Active Learning"): a binary classifier learns to tell the
+ * labelled items from the pool on penultimate embeddings, and the pool items
+ * it is surest are unlabelled are taken, in mini-queries with the classifier
+ * retrained after each (`dsl/discriminative.ts`). Ignores the scores.
+ *
+ * @param b items per round
+ * @param opts mini-queries and the classifier's size and training
+ * @returns the rule
+ */
+export function discriminative(b: number, opts: DiscriminativeRuleOptions = {}): AcquireDef {
+  const params = {
+    subBatches: opts.subBatches ?? 10,
+    hidden: [...(opts.hidden ?? [128])],
+    epochs: opts.epochs ?? 10,
+    learningRate: opts.learningRate ?? 1e-3,
+  };
+  return defineAcquire({
+    name: "discriminative",
+    size: b,
+    params,
+    needs: ["embeddings", "labelledEmbeddings"],
+    select: ({ candidates, embeddings, labelledEmbeddings }, ctx) => {
+      if (!embeddings || !labelledEmbeddings) throw new Error("discriminative: the score stage kept no embeddings");
+      const d = embeddings.d, l = labelledEmbeddings.data.length / d;
+      return discriminativeSelect(labelledEmbeddings.data, l, embeddings.data, candidates.length, d, b, {
+        ...params,
+        rand: ctx.rand,
+        warn: ctx.warn,
+      }).map((i) => candidates[i] as number);
+    },
+  });
+}
+
+/** Options of {@link learningLoss}. */
+export interface LearningLossRuleOptions {
+  /** Hidden layer widths of the loss-prediction head (default [128]). */
+  readonly hidden?: readonly number[];
+  /** Training epochs of the head (default 50). */
+  readonly epochs?: number;
+  readonly learningRate?: number;
+  /** ξ of the margin ranking loss (default 1, the paper's). */
+  readonly margin?: number;
+}
+
+/**
+ * Learning loss (Yoo & Kweon 2019, "Learning Loss for Active Learning",
+ * CVPR): a small head predicts each item's loss from its penultimate
+ * embedding, trained with the paper's pairwise margin ranking loss on the
+ * labelled items' losses under the posterior; the b pool items with the
+ * largest predicted loss are taken (`dsl/learning_loss.ts`). Ours is the
+ * detached variant: the head is fitted after the round's net, not jointly
+ * with it. Ignores the scores.
+ *
+ * @param b items per round
+ * @param opts the head's size and training
+ * @returns the rule
+ */
+export function learningLoss(b: number, opts: LearningLossRuleOptions = {}): AcquireDef {
+  const params = {
+    hidden: [...(opts.hidden ?? [128])],
+    epochs: opts.epochs ?? 50,
+    learningRate: opts.learningRate ?? 1e-3,
+    margin: opts.margin ?? 1,
+  };
+  return defineAcquire({
+    name: "learning-loss",
+    size: b,
+    params,
+    needs: ["embeddings", "labelledEmbeddings", "labelledLogProbs"],
+    select: ({ candidates, embeddings, labelledEmbeddings, labelledLogProbs, labelledLabels }, ctx) => {
+      if (!embeddings || !labelledEmbeddings || !labelledLogProbs || !labelledLabels) {
+        throw new Error("learning-loss: the score stage kept no embeddings or labelled predictions");
+      }
+      const d = embeddings.d, l = labelledEmbeddings.data.length / d;
+      // Finite targets only: a label the posterior gives probability 0 would be an infinite loss.
+      const losses = Array.from(perItemNll(labelledLogProbs, labelledLabels), (v) => Math.min(v, 50));
+      return learningLossSelect(labelledEmbeddings.data, l, losses, embeddings.data, candidates.length, d, b, {
+        ...params,
+        rand: ctx.rand,
+        warn: ctx.warn,
+      }).map((i) => candidates[i] as number);
     },
   });
 }
@@ -703,6 +863,39 @@ const builtinAcquires: Record<string, t.Decoder<unknown, AcquireDef>> = {
   ),
   "core-set": mapDecoder(t.strict({ name: t.literal("core-set"), k: PositiveInt }), (u) => coreSet(u.k)),
   "badge": mapDecoder(t.strict({ name: t.literal("badge"), k: PositiveInt }), (u) => badge(u.k)),
+  "emoc": mapDecoder(
+    t.intersection([
+      t.strict({ name: t.literal("emoc"), k: PositiveInt }),
+      t.partial({ reference: PositiveInt, output: t.keyof({ probs: null, logits: null }) }),
+    ]),
+    ({ name: _n, k, ...opts }) => emoc(k, opts),
+  ),
+  "discriminative": mapDecoder(
+    t.intersection([
+      t.strict({ name: t.literal("discriminative"), k: PositiveInt }),
+      t.partial({
+        subBatches: PositiveInt,
+        hidden: t.array(PositiveInt),
+        epochs: PositiveInt,
+        learningRate: PositiveNumber,
+      }),
+    ]),
+    ({ name: _n, k, ...opts }) => discriminative(k, opts),
+  ),
+  "learning-loss": mapDecoder(
+    t.intersection([
+      t.strict({ name: t.literal("learning-loss"), k: PositiveInt }),
+      t.partial({ hidden: t.array(PositiveInt), epochs: PositiveInt, learningRate: PositiveNumber, margin: t.number }),
+    ]),
+    ({ name: _n, k, ...opts }) => learningLoss(k, opts),
+  ),
+  "suggestive": mapDecoder(
+    t.intersection([
+      t.strict({ name: t.literal("suggestive"), k: PositiveInt }),
+      t.partial({ shortlist: PositiveInt }),
+    ]),
+    (u) => suggestive(u.k, u.shortlist ?? 2 * u.k),
+  ),
 };
 
 /** Validates a value built with a define* function: its tag, identity and functions. */

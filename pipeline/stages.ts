@@ -11,7 +11,7 @@ import * as TE from "fp-ts/TaskEither.js";
 import type { TrainConfig } from "../dsl/experiment.ts";
 import type { NetSpec } from "../dsl/model.ts";
 import { type Stage, type StageContext, type StageError, stageError } from "../dsl/stage.ts";
-import type { LogProbs } from "../dsl/scores.ts";
+import { type LogProbs, meanPredictive } from "../dsl/scores.ts";
 import type {
   AcquireDef,
   AcquireNeed,
@@ -263,7 +263,7 @@ export function score(
             ? await chunkLogProbs(posterior, images, idx, rng)
             : { data: new Float32Array(0), n: idx.length, t: 0, c: 0 };
           if (keepLogProbs) kept.push(lp);
-          if (keepMean) means.push({ data: meanProbabilities(lp), d: lp.c });
+          if (keepMean) means.push({ data: meanPredictive(lp), d: lp.c });
           const chunkScores = def.fn(lp, rand);
           if (chunkScores.length !== idx.length) {
             throw new Error(`score "${def.name}" returned ${chunkScores.length} scores for ${idx.length} items`);
@@ -344,25 +344,6 @@ export function acquire(def: AcquireDef, seed: number): Stage<Scored, number[]> 
         return picked;
       }),
   };
-}
-
-/**
- * The MC-averaged predictive distribution of each item of a chunk: row i is
- * (1/T) Σ_t exp(logProbs[i, t, :]).
- *
- * @param lp the chunk's samples
- * @returns [n, C] probabilities
- */
-export function meanProbabilities(lp: LogProbs): Float32Array {
-  const { n, t, c, data } = lp;
-  const out = new Float32Array(n * c);
-  for (let i = 0; i < n; i++) {
-    for (let s = 0; s < t; s++) {
-      const row = (i * t + s) * c;
-      for (let k = 0; k < c; k++) out[i * c + k] = (out[i * c + k] as number) + Math.exp(data[row + k] as number) / t;
-    }
-  }
-  return out;
 }
 
 /**

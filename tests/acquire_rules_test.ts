@@ -1,6 +1,7 @@
 /**
  * Batch-aware acquisition rules through the real CLI code path on tiny
- * MNIST: BatchBALD, power sampling, core-set and BADGE each pick a full batch
+ * MNIST: BatchBALD, power sampling, core-set, BADGE, EMOC, suggestive
+ * annotation, discriminative AL and learning loss each pick a full batch
  * of distinct pool items, are cached, and reproduce on a rerun.
  */
 import * as E from "fp-ts/Either.js";
@@ -11,7 +12,7 @@ import { decodeExperiment } from "../dsl/experiment.ts";
 
 const mc = { name: "mc-dropout", samples: 6, consistent: true };
 
-Deno.test("BatchBALD, power, core-set and BADGE pick distinct pool items, cached and reproducible", async () => {
+Deno.test("every batch rule (BatchBALD, power, core-set, BADGE, EMOC, suggestive, DAL, learning loss) picks distinct pool items, cached and reproducible", async () => {
   await withTinyMnist(async (dir, run) => {
     const file = await tinyVariant(dir, "exp", {
       acquisitions: [],
@@ -21,10 +22,25 @@ Deno.test("BatchBALD, power, core-set and BADGE pick distinct pool items, cached
         { name: "power", posterior: mc, score: "bald", acquire: { name: "power", k: 10, beta: 1 } },
         { name: "core-set", posterior: mc, score: "random", acquire: { name: "core-set", k: 10 } },
         { name: "badge", posterior: mc, score: "random", acquire: { name: "badge", k: 10 } },
+        { name: "emoc", posterior: mc, score: "random", acquire: { name: "emoc", k: 10, reference: 50 } },
+        { name: "suggestive", posterior: mc, score: "bald", acquire: { name: "suggestive", k: 10, shortlist: 20 } },
+        {
+          name: "discriminative",
+          posterior: mc,
+          score: "random",
+          acquire: { name: "discriminative", k: 10, subBatches: 2, hidden: [16], epochs: 3 },
+        },
+        {
+          name: "learning-loss",
+          posterior: mc,
+          score: "random",
+          acquire: { name: "learning-loss", k: 10, hidden: [16], epochs: 10 },
+        },
       ],
     });
     const first = await run(file, "a");
-    for (const name of ["batch-bald", "power", "core-set", "badge"]) {
+    const names = ["batch-bald", "power", "core-set", "badge", "emoc", "suggestive", "discriminative", "learning-loss"];
+    for (const name of names) {
       const rs = first.records.filter((r) => r.acquisition === name);
       assertEquals(rs.map((r) => r.acquired.length), [10, 10, 0], name);
       const all = rs.flatMap((r) => r.acquired);
