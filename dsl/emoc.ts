@@ -41,7 +41,6 @@
  *
  * @module
  */
-import type { LogProbs } from "./scores.ts";
 
 /** Which output's change {@link emocScores} measures. */
 export type EmocOutput = "logits" | "probs";
