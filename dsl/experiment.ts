@@ -124,7 +124,13 @@ export const ExperimentConfig = t.intersection([
     stop: StopConfig,
     grid: GridConfig,
     /** Overrides applied by `--full`: the paper's scale. */
-    full: t.partial({ ...ScaleFields, mcSamples: PositiveInt }),
+    full: t.partial({
+      ...ScaleFields,
+      mcSamples: PositiveInt,
+      initialPerClass: PositiveInt,
+      strategies: t.array(StrategyCodec),
+      stop: StopConfig,
+    }),
     description: t.string,
   }),
 ]);
@@ -229,6 +235,29 @@ function checkConsistency(c: ExperimentConfig): string[] {
  */
 export function experiment(config: ExperimentInput): ExperimentInput {
   return config;
+}
+
+/**
+ * Several experiments run one after another over one cache: an ablation
+ * study is a base experiment and its variations, and the report shows which
+ * stages each one reused.
+ */
+export interface Suite {
+  readonly _tag: "suite";
+  readonly name: string;
+  readonly description?: string;
+  readonly experiments: readonly ExperimentInput[];
+}
+
+/**
+ * Declares a suite (`deno task exp` runs every experiment of it, in order,
+ * writing `results/<suite>/<experiment>/` and `results/<suite>/reuse.md`).
+ *
+ * @param s the name, an optional description and the experiments
+ * @returns the suite value
+ */
+export function suite(s: Omit<Suite, "_tag">): Suite {
+  return { _tag: "suite", ...s };
 }
 
 /**

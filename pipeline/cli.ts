@@ -14,7 +14,7 @@ import { openStore, type Store } from "./cache/mod.ts";
 import { parseBackend, selectBackend } from "./backend.ts";
 import type { ChecksumPolicy } from "./data/mod.ts";
 import { loadImageDataset } from "./datasets.ts";
-import { ConfigError, loadExperimentFile } from "./experiment_file.ts";
+import { ConfigError, loadRunnable } from "./experiment_file.ts";
 import { formatDuration, makeProgress } from "./progress.ts";
 import { reportHeader, writeReport } from "./report.ts";
 import { type RoundRecord, writeTextAtomic } from "./results.ts";
@@ -51,6 +51,8 @@ export interface CliFlags {
   readonly dryRun: boolean;
   /** Checksums to enforce on data files (programmatic only; default the official ones). */
   readonly checksums?: ChecksumPolicy;
+  /** Changes each experiment before it runs, after the other flags (programmatic only: tests shrink examples). */
+  readonly adjust?: (config: ExperimentConfig) => ExperimentConfig;
 }
 
 /**
@@ -155,6 +157,7 @@ async function printPlan(
         r.evaluate,
         ...(r.score ? [r.score] : []),
         ...(r.acquire ? [r.acquire] : []),
+        ...(r.pseudo ? [r.pseudo] : []),
       ]),
     ];
     for (const [i, p] of stages.entries()) {
@@ -183,12 +186,90 @@ async function printPlan(
  * @returns where results went and what ran
  */
 export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> {
+  const runnable = await loadRunnable(flags.file);
+  if (runnable.kind === "experiment") return await runConfig(runnable.config, flags, flags.out);
+  const base = flags.out ?? `results/${runnable.name}`;
+  const parts: { name: string; result: CliResult; seconds: number }[] = [];
+  for (const [i, config] of runnable.experiments.entries()) {
+    console.error(`[${runnable.name}] experiment ${i + 1}/${runnable.experiments.length}: ${config.name}`);
+    const t0 = performance.now();
+    const result = await runConfig(config, flags, `${base}/${config.name}`);
+    parts.push({ name: config.name, result, seconds: (performance.now() - t0) / 1000 });
+  }
+  if (flags.dryRun) return { outDir: "", records: [], executed: {}, hits: {} };
+  await writeReuseReport(base, runnable.name, runnable.description, parts, flags);
+  const sum = (key: "executed" | "hits") => {
+    const out: Record<string, number> = {};
+    for (const p of parts) for (const [k, n] of Object.entries(p.result[key])) out[k] = (out[k] ?? 0) + n;
+    return out;
+  };
+  return {
+    outDir: base,
+    records: parts.flatMap((p) => p.result.records),
+    executed: sum("executed"),
+    hits: sum("hits"),
+  };
+}
+
+const STAGE_ORDER = ["warm-start", "retrain", "fit-posterior", "evaluate", "score", "acquire", "pseudo-label"];
+
+/** Writes `reuse.md` and `reuse.json`: per experiment of a suite, the stages run and those restored from the cache. */
+async function writeReuseReport(
+  dir: string,
+  name: string,
+  description: string | undefined,
+  parts: readonly { name: string; result: CliResult; seconds: number }[],
+  flags: CliFlags,
+): Promise<void> {
+  const cell = (counts: Record<string, number>) =>
+    STAGE_ORDER.filter((k) => counts[k]).map((k) => `${k} ${counts[k]}`).join(", ") || "none";
+  const lines = [
+    `# ${name}`,
+    "",
+    ...(description ? [description, ""] : []),
+    `- command: \`deno task exp ${flags.file}${flags.full ? " --full" : ""}\``,
+    `- commit: ${await gitCommit()}`,
+    "",
+    "Stages each experiment ran and those it restored from the cache, in the order the suite runs them:",
+    "",
+    "| experiment | wall time | stages run | restored from cache | reused |",
+    "| --- | ---: | --- | --- | ---: |",
+    ...parts.map((p) => {
+      const ran = Object.values(p.result.executed).reduce((a, b) => a + b, 0);
+      const hit = Object.values(p.result.hits).reduce((a, b) => a + b, 0);
+      const share = ran + hit > 0 ? `${((100 * hit) / (ran + hit)).toFixed(0)}%` : "";
+      return `| [${p.name}](${p.name}/summary.md) | ${formatDuration(p.seconds)} | ${cell(p.result.executed)} | ${
+        cell(p.result.hits)
+      } | ${share} |`;
+    }),
+    "",
+  ];
+  await writeTextAtomic(`${dir}/reuse.md`, lines.join("\n"));
+  const json = parts.map((p) => ({
+    experiment: p.name,
+    seconds: p.seconds,
+    executed: p.result.executed,
+    restored: p.result.hits,
+  }));
+  await writeTextAtomic(`${dir}/reuse.json`, JSON.stringify(json, null, 2) + "\n");
+}
+
+/**
+ * Runs one decoded experiment.
+ *
+ * @param loaded the experiment
+ * @param flags the command's flags
+ * @param out results directory (default `results/<name>`)
+ * @returns where results went and what ran
+ */
+async function runConfig(loaded: ExperimentConfig, flags: CliFlags, out: string | undefined): Promise<CliResult> {
   const started = new Date();
   const t0 = performance.now();
-  let config: ExperimentConfig = await loadExperimentFile(flags.file);
+  let config: ExperimentConfig = loaded;
   if (flags.full) config = atFullScale(config);
   if (flags.seeds) config = { ...config, seeds: flags.seeds as ExperimentConfig["seeds"] };
   if (flags.rounds) config = { ...config, rounds: flags.rounds as ExperimentConfig["rounds"] };
+  if (flags.adjust) config = flags.adjust(config);
   const progress = makeProgress(config.name);
 
   const backend = await selectBackend(flags.backend as Parameters<typeof selectBackend>[0]);
@@ -216,7 +297,7 @@ export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> 
     return { outDir: "", records: [], executed: {}, hits: {} };
   }
 
-  const outDir = flags.out ?? `results/${config.name}`;
+  const outDir = out ?? `results/${config.name}`;
   await Deno.mkdir(outDir, { recursive: true });
   const partial = `${outDir}/rounds.jsonl.partial`;
   await Deno.writeTextFile(partial, "");

@@ -8,6 +8,16 @@ import * as E from "fp-ts/Either.js";
 import { type Document, parseDocument } from "yaml";
 import { decodeExperiment, expandGrid, type ExperimentConfig } from "../dsl/experiment.ts";
 
+/** What an experiment file holds: one experiment, or a suite of them run in order over one cache. */
+export type Runnable =
+  | { readonly kind: "experiment"; readonly config: ExperimentConfig }
+  | {
+    readonly kind: "suite";
+    readonly name: string;
+    readonly description?: string;
+    readonly experiments: readonly ExperimentConfig[];
+  };
+
 /** A config file that could not be read or decoded. */
 export class ConfigError extends Error {
   constructor(readonly file: string, readonly problems: readonly string[]) {
@@ -30,6 +40,29 @@ function absoluteUrl(file: string): string {
  * @throws ConfigError listing every problem with its path
  */
 export async function loadExperimentFile(file: string): Promise<ExperimentConfig> {
+  const r = await loadRunnable(file);
+  if (r.kind === "suite") throw new ConfigError(file, ["expected one experiment, found a suite"]);
+  return r.config;
+}
+
+function isSuite(u: unknown): u is { _tag: "suite"; name: unknown; description?: unknown; experiments: unknown } {
+  return typeof u === "object" && u !== null && (u as Record<string, unknown>)["_tag"] === "suite";
+}
+
+function decodeOne(value: unknown, prefix: string): E.Either<string[], ExperimentConfig> {
+  const decoded = E.chain((c: ExperimentConfig) => E.map(() => c)(expandGrid(c)))(decodeExperiment(value));
+  return E.mapLeft((ps: string[]) => ps.map((p) => `${prefix}${p}`))(decoded);
+}
+
+/**
+ * Loads and decodes an experiment file whose default export is an experiment
+ * or a {@link Suite} (TypeScript only).
+ *
+ * @param file path to the file
+ * @returns the experiment, or the suite with every experiment decoded
+ * @throws ConfigError listing every problem with its path
+ */
+export async function loadRunnable(file: string): Promise<Runnable> {
   let value: unknown;
   let yamlDoc: Document | undefined;
   let yamlText: string | undefined;
@@ -62,14 +95,39 @@ export async function loadExperimentFile(file: string): Promise<ExperimentConfig
   } else {
     throw new ConfigError(file, ["unknown file type (expected .ts, .js, .yaml or .yml)"]);
   }
-  const decoded = E.chain((c: ExperimentConfig) => E.map(() => c)(expandGrid(c)))(decodeExperiment(value));
+  if (isSuite(value)) {
+    const problems: string[] = [];
+    if (typeof value.name !== "string" || !/^[A-Za-z0-9._-]+$/.test(value.name)) {
+      problems.push(`name: a suite name uses letters, digits, '.', '_' or '-', got ${JSON.stringify(value.name)}`);
+    }
+    const list = Array.isArray(value.experiments) ? value.experiments : [];
+    if (list.length === 0) problems.push("experiments: expected at least one experiment");
+    const configs: ExperimentConfig[] = [];
+    list.forEach((x, i) => {
+      const d = decodeOne(x, `experiments.${i}.`);
+      if (E.isLeft(d)) problems.push(...d.left);
+      else configs.push(d.right);
+    });
+    const names = configs.map((c) => c.name);
+    names.forEach((n, i) => {
+      if (names.indexOf(n) !== i) problems.push(`experiments.${i}.name: ${JSON.stringify(n)} is used twice`);
+    });
+    if (problems.length > 0) throw new ConfigError(file, problems);
+    return {
+      kind: "suite",
+      name: value.name as string,
+      ...(typeof value.description === "string" ? { description: value.description } : {}),
+      experiments: configs,
+    };
+  }
+  const decoded = decodeOne(value, "");
   if (E.isLeft(decoded)) {
     throw new ConfigError(
       file,
       yamlDoc && yamlText !== undefined ? withLines(decoded.left, yamlDoc, yamlText) : decoded.left,
     );
   }
-  return decoded.right;
+  return { kind: "experiment", config: decoded.right };
 }
 
 /**

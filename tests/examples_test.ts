@@ -1,6 +1,8 @@
 /** Every example decodes; the YAML twin of mnist-bald is the same experiment as the TS one. */
 import { assert, assertEquals } from "./asserts.ts";
-import { loadExperimentFile } from "../pipeline/experiment_file.ts";
+import { loadExperimentFile, loadRunnable } from "../pipeline/experiment_file.ts";
+import type { ExperimentConfig } from "../dsl/experiment.ts";
+import { withTinyMnist } from "./fixtures.ts";
 import { variantsOf } from "../pipeline/active_learning.ts";
 import { planExperiment } from "../pipeline/plan.ts";
 
@@ -33,8 +35,72 @@ Deno.test("examples/mnist-bald.yaml plans exactly the stages of examples/mnist-b
   assert(keys.some((k) => k.startsWith("score/variation-ratios ")));
 });
 
+/** Example files, sorted. */
+async function exampleFiles(): Promise<string[]> {
+  const files: string[] = [];
+  for await (const e of Deno.readDir("examples")) if (/\.(ts|ya?ml)$/.test(e.name)) files.push(`examples/${e.name}`);
+  return files.sort();
+}
+
 Deno.test("every example file decodes", async () => {
-  for await (const e of Deno.readDir("examples")) {
-    if (/\.(ts|ya?ml)$/.test(e.name)) await loadExperimentFile(`examples/${e.name}`);
-  }
+  for (const file of await exampleFiles()) await loadRunnable(file);
+});
+
+/** An example at a tiny size: one round, a handful of pool and test items, one epoch, one seed. */
+function tiny(config: ExperimentConfig): ExperimentConfig {
+  const { stop: _stop, grid: _grid, ...rest } = config;
+  return {
+    ...rest,
+    initialPerClass: 1 as ExperimentConfig["initialPerClass"],
+    rounds: 1 as ExperimentConfig["rounds"],
+    poolSubset: 30 as ExperimentConfig["poolSubset"],
+    testSubset: 20 as ExperimentConfig["testSubset"],
+    seeds: [0] as ExperimentConfig["seeds"],
+    train: { ...config.train, epochs: 1 as ExperimentConfig["train"]["epochs"] },
+  };
+}
+
+Deno.test("every example runs end to end at a tiny size, on tiny data in the real formats", async () => {
+  await withTinyMnist(async (dir, run) => {
+    for (const file of await exampleFiles()) {
+      const result = await run(file, file.replace(/\W/g, "_"), { adjust: tiny });
+      assert(result.records.length > 0, `${file}: no records`);
+      for (const r of result.records) {
+        assert(r.accuracy >= 0 && r.accuracy <= 1, `${file}: accuracy ${r.accuracy}`);
+        assertEquals(new Set(r.acquired).size, r.acquired.length, `${file}: an item acquired twice`);
+      }
+      // Every strategy ran both rounds.
+      const rounds = new Map<string, number>();
+      for (const r of result.records) rounds.set(r.acquisition, (rounds.get(r.acquisition) ?? 0) + 1);
+      for (const [name, n] of rounds) assertEquals(n, 2, `${file}: ${name} ran ${n} rounds`);
+    }
+  });
+});
+
+Deno.test("examples/ablation.ts: each ablation reuses what it does not change, and reuse.md says so", async () => {
+  await withTinyMnist(async (dir, run) => {
+    await run("examples/ablation.ts", "ablation", { adjust: tiny });
+    const reuse = JSON.parse(await Deno.readTextFile(`${dir}/ablation/reuse.json`)) as {
+      experiment: string;
+      executed: Record<string, number>;
+      restored: Record<string, number>;
+    }[];
+    assertEquals(reuse.map((r) => r.experiment), ["base", "acquisition", "mc-samples", "ensemble-size"]);
+    const [base, acquisition, samples, ensemble] = reuse;
+    // Within the base, the ensemble's first member is the MC-dropout strategy's round-0 net, on the same warm start.
+    assertEquals(base?.restored, { "warm-start": 1, "retrain": 1 });
+    // Another score: the warm start and round 0's net, posterior and evaluation are reused; its scores are not.
+    for (const kind of ["warm-start", "retrain", "fit-posterior", "evaluate"]) {
+      assert((acquisition?.restored[kind] ?? 0) >= 1, `acquisition reused no ${kind}`);
+    }
+    assert((acquisition?.executed["score"] ?? 0) >= 1);
+    // More samples: round 0's net is reused; the posterior and what follows are recomputed.
+    assert((samples?.restored["retrain"] ?? 0) >= 1);
+    assertEquals(samples?.restored["fit-posterior"], undefined);
+    // A bigger ensemble: round 0's three members are reused and two more are trained.
+    assert((ensemble?.restored["retrain"] ?? 0) >= 3, JSON.stringify(ensemble));
+    assert((ensemble?.executed["retrain"] ?? 0) >= 2, JSON.stringify(ensemble));
+    const md = await Deno.readTextFile(`${dir}/ablation/reuse.md`);
+    assert(md.includes("| [ensemble-size](ensemble-size/summary.md) |"), md);
+  });
 });

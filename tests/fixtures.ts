@@ -64,12 +64,52 @@ export async function writeTinyMnist(dir: string, train: number, test: number): 
   return sums;
 }
 
+/**
+ * Writes tiny CIFAR-10 binary batches under `dir` (five train batches and a
+ * test batch of `perBatch` records each, plus the label names): class k is a
+ * bright 8x8 square at a position that depends on k, in one colour plane.
+ *
+ * @param dir data directory
+ * @param perBatch records per batch
+ * @returns checksums of the written files, keyed by path relative to `dir`
+ */
+export async function writeTinyCifar(dir: string, perBatch: number): Promise<Record<string, string>> {
+  const base = "cifar-10/cifar-10-batches-bin";
+  await Deno.mkdir(`${dir}/${base}`, { recursive: true });
+  const rng = makeRng(4);
+  const batch = () => {
+    const out = new Uint8Array(perBatch * 3073);
+    for (let i = 0; i < perBatch; i++) {
+      const k = i % 10, rec = i * 3073;
+      out[rec] = k;
+      for (let p = 1; p < 3073; p++) out[rec + p] = rng.int(40);
+      const top = 2 + 10 * Math.floor(k / 3), left = 2 + 10 * (k % 3), plane = k % 3;
+      for (let r = 0; r < 8; r++) {
+        for (let c = 0; c < 8; c++) out[rec + 1 + plane * 1024 + (top + r) * 32 + left + c] = 200 + rng.int(56);
+      }
+    }
+    return out;
+  };
+  const names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+  const files: Record<string, Uint8Array> = {
+    ...Object.fromEntries([1, 2, 3, 4, 5].map((b) => [`${base}/data_batch_${b}.bin`, batch()])),
+    [`${base}/test_batch.bin`]: batch(),
+    [`${base}/batches.meta.txt`]: new TextEncoder().encode(`${names.join("\n")}\n`),
+  };
+  const sums: Record<string, string> = {};
+  for (const [path, bytes] of Object.entries(files)) {
+    await Deno.writeFile(`${dir}/${path}`, bytes);
+    sums[path] = await sha256(bytes);
+  }
+  return sums;
+}
+
 /** Runs an experiment file on the tiny MNIST files: `out` is a folder name under the fixture's directory. */
 export type TinyRun = (file: string, out: string, more?: Partial<CliFlags>) => Promise<CliResult>;
 
 /**
  * Gives `fn` a temporary directory holding tiny MNIST files (300 train, 100
- * test images) and a runner of the real CLI code path on them (wasm backend,
+ * test images) and tiny CIFAR-10 files (300 train, 60 test) and a runner of the real CLI code path on them (wasm backend,
  * cache in `<dir>/cache`); removes the directory afterwards.
  *
  * @param fn the test body
@@ -77,7 +117,10 @@ export type TinyRun = (file: string, out: string, more?: Partial<CliFlags>) => P
 export async function withTinyMnist(fn: (dir: string, run: TinyRun) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "dbal-tiny-" });
   try {
-    const checksums = await writeTinyMnist(`${dir}/data`, 300, 100);
+    const checksums = {
+      ...(await writeTinyMnist(`${dir}/data`, 300, 100)),
+      ...(await writeTinyCifar(`${dir}/data`, 60)),
+    };
     await fn(dir, (file, out, more = {}) =>
       runExperimentCommand({
         file,
