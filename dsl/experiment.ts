@@ -37,14 +37,20 @@ export const ImageDatasetName = t.keyof({ "mnist": null, "fashion-mnist": null, 
 export type ImageDatasetName = t.TypeOf<typeof ImageDatasetName>;
 
 /** How each round's model is trained. */
-export const TrainConfig = t.type({
-  epochs: PositiveInt,
-  batchSize: PositiveInt,
-  learningRate: PositiveNumber,
-  weightDecay: NonNegativeNumber,
-  /** "scratch": re-initialise every round (Gal et al. 2017); "previous": continue from last round's weights. */
-  init: t.keyof({ scratch: null, previous: null }),
-});
+export const TrainConfig = t.intersection([
+  t.type({
+    epochs: PositiveInt,
+    batchSize: PositiveInt,
+    learningRate: PositiveNumber,
+    weightDecay: NonNegativeNumber,
+    /** "scratch": re-initialise every round (Gal et al. 2017); "previous": continue from last round's weights. */
+    init: t.keyof({ scratch: null, previous: null }),
+  }),
+  t.partial({
+    /** Weight of the KL term for nets with Gaussian (Bayes-by-backprop) layers; default 1. */
+    klWeight: PositiveNumber,
+  }),
+]);
 /** How each round's model is trained. */
 export type TrainConfig = t.TypeOf<typeof TrainConfig>;
 

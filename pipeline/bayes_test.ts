@@ -451,3 +451,35 @@ Deno.test("training a tiny Bayesian net lowers its loss (cross-entropy + KL / N)
   x.dispose();
   disposeNet(net);
 });
+
+Deno.test("klWeight scales the KL term of the training loss, and only it", async () => {
+  const n = 32;
+  const rng = makeRng(5);
+  const x = tf.tensor4d(Array.from({ length: n * 4 }, () => rng.next()), [n, 2, 2, 1]);
+  const labels = Int32Array.from({ length: n }, (_, i) => i % 2);
+  const spec: NetSpec = {
+    inputShape: [2, 2, 1],
+    layers: [{ kind: "flatten" }, { kind: "dense", units: 2, activation: "linear", bayesian: bayes(-5, 0.1, 1) }],
+  };
+  // One full batch, a step too small to matter: the loss is CE(one draw) + w KL / N, with the same draw each time.
+  const lossWith = async (klWeight: number) => {
+    const net = createNet(spec, 3);
+    let loss = NaN;
+    await trainNet(net, x, labels, 2, {
+      epochs: 1,
+      batchSize: n,
+      learningRate: 1e-12,
+      weightDecay: 0,
+      klWeight,
+      seed: 1,
+      onEpoch: (_e, l) => (loss = l),
+    });
+    const kl = (await read(klDivergence(net)))[0]!;
+    disposeNet(net);
+    return { loss, kl };
+  };
+  const full = await lossWith(1), quarter = await lossWith(0.25);
+  assertAlmostEquals(full.kl, quarter.kl, 1e-3);
+  assertAlmostEquals(full.loss - quarter.loss, (0.75 * full.kl) / n, 1e-3 * Math.max(1, full.kl / n));
+  x.dispose();
+});

@@ -45,6 +45,12 @@ export interface TrainOptions {
    * Gaussian (Bayesian) kernels are left out: their prior already regularises them.
    */
   readonly weightDecay: number;
+  /**
+   * Multiplies the KL term of nets with Gaussian layers (default 1, the ELBO).
+   * Below 1 it tempers the prior's pull, which a small labelled set needs when
+   * every layer is Gaussian (the KL of a whole net is tens of thousands of nats).
+   */
+  readonly klWeight?: number;
   /** Seeds the data order and the dropout masks. */
   readonly seed: number;
   /** Called after each epoch with its mean loss. */
@@ -102,7 +108,7 @@ export async function trainNet(
             const yb = tf.gather(yAll, idx);
             const logits = applyLayers(net, xb, 0, net.spec.layers.length, { kind: "sample", rng });
             let loss = tf.losses.softmaxCrossEntropy(yb, logits) as tf.Scalar;
-            if (bayesian) loss = tf.add(loss, tf.div(klDivergence(net), n));
+            if (bayesian) loss = tf.add(loss, tf.mul(klDivergence(net), (opts.klWeight ?? 1) / n));
             if (opts.weightDecay === 0 || kernels.length === 0) return loss;
             const l2 = tf.addN(kernels.map((k) => tf.sum(tf.square(k))));
             return tf.add(loss, tf.mul(l2, opts.weightDecay)) as tf.Scalar;
