@@ -136,6 +136,7 @@ export const ExperimentConfig = t.intersection([
       initialPerClass: PositiveInt,
       strategies: t.array(StrategyCodec),
       stop: StopConfig,
+      grid: GridConfig,
     }),
     description: t.string,
   }),
@@ -345,7 +346,11 @@ export function expandGrid(config: ExperimentConfig): E.Either<string[], Variant
   for (const [path, values] of grid) {
     points = points.flatMap((p) =>
       values.map((v) => ({
-        label: [...p.label, `${path}=${JSON.stringify(v)}`],
+        // Objects print compactly, without quotes: model={preset:BNN-1,classes:10}.
+        label: [
+          ...p.label,
+          `${path}=${typeof v === "object" && v !== null ? JSON.stringify(v).replaceAll('"', "") : JSON.stringify(v)}`,
+        ],
         value: setPath(p.value, path.split("."), v),
       }))
     );
