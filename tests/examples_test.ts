@@ -61,7 +61,7 @@ function tiny(config: ExperimentConfig): ExperimentConfig {
 }
 
 Deno.test("every example runs end to end at a tiny size, on tiny data in the real formats", async () => {
-  await withTinyMnist(async (dir, run) => {
+  await withTinyMnist(async (_dir, run) => {
     for (const file of await exampleFiles()) {
       const result = await run(file, file.replace(/\W/g, "_"), { adjust: tiny });
       assert(result.records.length > 0, `${file}: no records`);
