@@ -15,6 +15,8 @@ import { parseBackend, selectBackend } from "./backend.ts";
 import type { ChecksumPolicy } from "./data/mod.ts";
 import { loadImageDataset } from "./datasets.ts";
 import { ConfigError, loadRunnable } from "./experiment_file.ts";
+import type { TextExperimentConfig } from "./text/config.ts";
+import { runTextExperiment } from "./text/experiment.ts";
 import { formatDuration, makeProgress } from "./progress.ts";
 import { reportHeader, writeReport } from "./report.ts";
 import { type RoundRecord, writeTextAtomic } from "./results.ts";
@@ -32,6 +34,7 @@ Flags:
   --cache-dir DIR    stage cache (default results/.cache)
   --no-cache         neither read nor write the cache
   --refresh STAGE    recompute this stage kind or name even when cached (repeatable)
+  --export NAME      run this named export of a TypeScript file instead of its default
   --dry-run          print the plan with cache hit/miss per stage, run nothing
   --help             this text`;
 
@@ -49,6 +52,8 @@ export interface CliFlags {
   readonly noCache: boolean;
   readonly refresh: readonly string[];
   readonly dryRun: boolean;
+  /** The named export to run (default: the default export). */
+  readonly exportName?: string;
   /** Checksums to enforce on data files (programmatic only; default the official ones). */
   readonly checksums?: ChecksumPolicy;
   /** Changes each experiment before it runs, after the other flags (programmatic only: tests shrink examples). */
@@ -79,6 +84,7 @@ export function parseCli(args: readonly string[]): CliFlags | string {
         "no-cache": { type: "boolean", default: false },
         "refresh": { type: "string", multiple: true, default: [] },
         "dry-run": { type: "boolean", default: false },
+        "export": { type: "string" },
         "help": { type: "boolean", default: false },
       },
     });
@@ -111,6 +117,7 @@ export function parseCli(args: readonly string[]): CliFlags | string {
     dryRun: v["dry-run"] ?? false,
     ...(v["data-dir"] !== undefined ? { dataDir: v["data-dir"] } : {}),
     ...(v.out !== undefined ? { out: v.out } : {}),
+    ...(v.export !== undefined ? { exportName: v.export } : {}),
     ...(seeds ? { seeds } : {}),
     ...(rounds ? { rounds } : {}),
   };
@@ -186,8 +193,9 @@ async function printPlan(
  * @returns where results went and what ran
  */
 export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> {
-  const runnable = await loadRunnable(flags.file);
+  const runnable = await loadRunnable(flags.file, flags.exportName);
   if (runnable.kind === "experiment") return await runConfig(runnable.config, flags, flags.out);
+  if (runnable.kind === "text") return await runText(runnable.config, flags);
   const base = flags.out ?? `results/${runnable.name}`;
   const parts: { name: string; result: CliResult; seconds: number }[] = [];
   for (const [i, config] of runnable.experiments.entries()) {
@@ -209,6 +217,36 @@ export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> 
     executed: sum("executed"),
     hits: sum("hits"),
   };
+}
+
+/** Runs a text experiment (`pipeline/text/`), which writes its own results. */
+async function runText(config: TextExperimentConfig, flags: CliFlags): Promise<CliResult> {
+  const progress = makeProgress(config.name);
+  const backend = await selectBackend(flags.backend as Parameters<typeof selectBackend>[0]);
+  progress.line(`backend ${backend.name} (requested ${backend.requested}), ${backend.threads} thread(s)`);
+  if (flags.dryRun) throw new Error("--dry-run is not supported for text experiments yet");
+  const store = flags.noCache
+    ? undefined
+    : await openStore(flags.cacheDir, { warn: (m) => progress.line(`WARNING ${m}`) });
+  const outDir = flags.out ?? `results/${config.name}`;
+  const result = await runTextExperiment(config, {
+    ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}),
+    download: flags.download,
+    ...(flags.checksums !== undefined ? { checksums: flags.checksums } : {}),
+    ...(store ? { store } : {}),
+    refresh: new Set(flags.refresh),
+    out: outDir,
+    progress,
+    backend: backend.name,
+    full: flags.full,
+    command: `deno task exp ${
+      [flags.file, ...(flags.exportName ? ["--export", flags.exportName] : []), ...(flags.full ? ["--full"] : [])].join(
+        " ",
+      )
+    }`,
+  });
+  progress.line(`done in ${formatDuration(result.wallSeconds)}; results in ${outDir}/`);
+  return { outDir, records: [], executed: result.stats.executed, hits: result.stats.hits };
 }
 
 const STAGE_ORDER = ["warm-start", "retrain", "fit-posterior", "evaluate", "score", "acquire", "pseudo-label"];

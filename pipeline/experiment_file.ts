@@ -7,10 +7,12 @@
 import * as E from "fp-ts/Either.js";
 import { type Document, parseDocument } from "yaml";
 import { decodeExperiment, expandGrid, type ExperimentConfig } from "../dsl/experiment.ts";
+import { decodeTextExperiment, isTextExperiment, type TextExperimentConfig } from "./text/config.ts";
 
 /** What an experiment file holds: one experiment, or a suite of them run in order over one cache. */
 export type Runnable =
   | { readonly kind: "experiment"; readonly config: ExperimentConfig }
+  | { readonly kind: "text"; readonly config: TextExperimentConfig }
   | {
     readonly kind: "suite";
     readonly name: string;
@@ -41,7 +43,7 @@ function absoluteUrl(file: string): string {
  */
 export async function loadExperimentFile(file: string): Promise<ExperimentConfig> {
   const r = await loadRunnable(file);
-  if (r.kind === "suite") throw new ConfigError(file, ["expected one experiment, found a suite"]);
+  if (r.kind !== "experiment") throw new ConfigError(file, [`expected one image experiment, found a ${r.kind}`]);
   return r.config;
 }
 
@@ -62,7 +64,7 @@ function decodeOne(value: unknown, prefix: string): E.Either<string[], Experimen
  * @returns the experiment, or the suite with every experiment decoded
  * @throws ConfigError listing every problem with its path
  */
-export async function loadRunnable(file: string): Promise<Runnable> {
+export async function loadRunnable(file: string, exportName = "default"): Promise<Runnable> {
   let value: unknown;
   let yamlDoc: Document | undefined;
   let yamlText: string | undefined;
@@ -90,10 +92,19 @@ export async function loadRunnable(file: string): Promise<Runnable> {
       throw new ConfigError(file, ["file not found"]);
     }
     const mod = await import(absoluteUrl(file));
-    if (!("default" in mod)) throw new ConfigError(file, ["the module has no default export"]);
-    value = mod.default;
+    if (!(exportName in mod)) {
+      throw new ConfigError(file, [
+        exportName === "default" ? "the module has no default export" : `the module has no export "${exportName}"`,
+      ]);
+    }
+    value = mod[exportName];
   } else {
     throw new ConfigError(file, ["unknown file type (expected .ts, .js, .yaml or .yml)"]);
+  }
+  if (isTextExperiment(value)) {
+    const text = decodeTextExperiment(value);
+    if (E.isLeft(text)) throw new ConfigError(file, text.left);
+    return { kind: "text", config: text.right };
   }
   if (isSuite(value)) {
     const problems: string[] = [];
