@@ -58,6 +58,8 @@ export interface CliFlags {
   readonly checksums?: ChecksumPolicy;
   /** Changes each experiment before it runs, after the other flags (programmatic only: tests shrink examples). */
   readonly adjust?: (config: ExperimentConfig) => ExperimentConfig;
+  /** The same for text experiments (programmatic only). */
+  readonly adjustText?: (config: TextExperimentConfig) => TextExperimentConfig;
 }
 
 /**
@@ -220,7 +222,8 @@ export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> 
 }
 
 /** Runs a text experiment (`pipeline/text/`), which writes its own results. */
-async function runText(config: TextExperimentConfig, flags: CliFlags): Promise<CliResult> {
+async function runText(loaded: TextExperimentConfig, flags: CliFlags): Promise<CliResult> {
+  const config = flags.adjustText ? flags.adjustText(loaded) : loaded;
   const progress = makeProgress(config.name);
   const backend = await selectBackend(flags.backend as Parameters<typeof selectBackend>[0]);
   progress.line(`backend ${backend.name} (requested ${backend.requested}), ${backend.threads} thread(s)`);

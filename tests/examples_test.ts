@@ -64,8 +64,7 @@ function tiny(config: ExperimentConfig): ExperimentConfig {
 Deno.test("every example runs end to end at a tiny size, on tiny data in the real formats", async () => {
   await withTinyMnist(async (_dir, run) => {
     for (const file of await exampleFiles()) {
-      // Text experiments have their own loop, run end to end on tiny Reuters and TREC files in
-      // pipeline/text/experiment_test.ts.
+      // Text examples need tiny Reuters and TREC files: pipeline/text/experiment_test.ts runs them through the CLI.
       if ((await loadRunnable(file)).kind === "text") continue;
       const result = await run(file, file.replace(/\W/g, "_"), { adjust: tiny });
       assert(result.records.length > 0, `${file}: no records`);

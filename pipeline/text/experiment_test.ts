@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import * as E from "fp-ts/Either.js";
+import { runExperimentCommand } from "../cli.ts";
 import { assert, assertEquals } from "../../tests/asserts.ts";
 import { openStore } from "../cache/mod.ts";
 import { makeProgress } from "../progress.ts";
@@ -165,6 +166,49 @@ for (const dataset of ["reuters", "trec"] as const) {
       assertEquals(Object.values(second.stats.executed).reduce((a, b) => a + b, 0), 0, "a stage ran again");
       assertEquals(second.records.map(strip), first.records.map(strip));
       assertEquals(tf.memory().numTensors, before);
+    });
+  });
+}
+
+/** The example at a tiny size: 10 labels, one round of 5, one seed, small encoder and head. */
+function tinyExample(config: TextExperimentConfig): TextExperimentConfig {
+  const tiny = tinyConfig(config.dataset as "reuters" | "trec");
+  return {
+    ...config,
+    ...tiny,
+    name: config.name,
+    strategies: config.strategies,
+    seeds: tiny.seeds.slice(0, 1),
+    rounds: 1 as TextExperimentConfig["rounds"],
+  };
+}
+
+for (const exportName of ["default", "trec"]) {
+  Deno.test(`examples/text-multilabel.ts (${exportName} export) runs end to end at a tiny size through the CLI`, async () => {
+    await withTempDir(async (root) => {
+      await writeTree(root, { ...reutersFiles(), ...trecFiles() });
+      const result = await runExperimentCommand({
+        file: "examples/text-multilabel.ts",
+        backend: "wasm",
+        dataDir: root,
+        full: false,
+        download: false,
+        checksums: "skip",
+        out: `${root}/out`,
+        cacheDir: `${root}/cache`,
+        noCache: false,
+        refresh: [],
+        dryRun: false,
+        ...(exportName === "default" ? {} : { exportName }),
+        adjustText: tinyExample,
+      });
+      const lines = (await Deno.readTextFile(`${result.outDir}/rounds.jsonl`)).trim().split("\n");
+      const records = lines.map((l) => JSON.parse(l) as TextRoundRecord);
+      // Every strategy of the example ran rounds 0 and 1.
+      const strategies = new Set(records.map((r) => r.strategy));
+      assertEquals(records.length, 2 * strategies.size);
+      assert(strategies.size >= 5, [...strategies].join());
+      assert((result.executed["retrain"] ?? 0) >= 1);
     });
   });
 }
