@@ -69,17 +69,20 @@ interface Curve {
   readonly acquisition: string;
   /** labelled count -> accuracies over seeds */
   readonly points: Map<number, number[]>;
+  /** seed -> its rounds, by labelled count */
+  readonly bySeed: Map<number, RoundRecord[]>;
 }
 
 function curves(records: readonly RoundRecord[]): Curve[] {
-  const byAcq = new Map<string, Map<number, number[]>>();
+  const byAcq = new Map<string, Curve>();
   for (const r of records) {
     const series = r.variant ? `${r.acquisition} [${r.variant}]` : r.acquisition;
-    const m = byAcq.get(series) ?? new Map<number, number[]>();
-    byAcq.set(series, m);
-    m.set(r.labelled, [...(m.get(r.labelled) ?? []), r.accuracy]);
+    const c = byAcq.get(series) ?? { acquisition: series, points: new Map(), bySeed: new Map() };
+    byAcq.set(series, c);
+    c.points.set(r.labelled, [...(c.points.get(r.labelled) ?? []), r.accuracy]);
+    c.bySeed.set(r.seed, [...(c.bySeed.get(r.seed) ?? []), r]);
   }
-  return [...byAcq.entries()].map(([acquisition, points]) => ({ acquisition, points }));
+  return [...byAcq.values()];
 }
 
 function meanStd(xs: readonly number[]): [number, number] {
@@ -88,18 +91,32 @@ function meanStd(xs: readonly number[]): [number, number] {
   return [m, Math.sqrt(v)];
 }
 
-/** Labels needed before the mean accuracy first reaches `target`, or null. */
-function labelsToReach(points: Map<number, number[]>, target: number): number | null {
-  for (const n of [...points.keys()].sort((a, b) => a - b)) {
-    if (meanStd(points.get(n) as number[])[0] >= target) return n;
+/**
+ * Labels each seed needed before its test accuracy first reached `target`,
+ * averaged over the seeds that reached it (as Gal et al. 2017, Table 1):
+ * "145", "145 ± 12" over several seeds, "150 (2 of 3 seeds)" when some never
+ * reached it, "not reached" when none did.
+ *
+ * @param curve one strategy's rounds
+ * @param target accuracy in [0, 1]
+ * @returns the table cell
+ */
+function labelsToReach(curve: Curve, target: number): string {
+  const reached: number[] = [];
+  for (const rounds of curve.bySeed.values()) {
+    const first = [...rounds].sort((a, b) => a.labelled - b.labelled).find((r) => r.accuracy >= target);
+    if (first) reached.push(first.labelled);
   }
-  return null;
+  if (reached.length === 0) return "not reached";
+  const [m, s] = meanStd(reached);
+  const value = reached.length > 1 ? `${m.toFixed(0)} ± ${s.toFixed(0)}` : m.toFixed(0);
+  return reached.length < curve.bySeed.size ? `${value} (${reached.length} of ${curve.bySeed.size} seeds)` : value;
 }
 
 /**
  * Markdown summary: test accuracy (mean ± sample std over seeds, in %) per
  * acquisition function at each labelled count, and labels needed to reach 90%
- * and 95%.
+ * and 95% (per seed, then averaged).
  *
  * @param records all rounds of an experiment
  * @param header lines put above the table (command, backend, ...)
@@ -125,9 +142,9 @@ export function summaryMarkdown(records: readonly RoundRecord[], header: readonl
     `| strategy | ${shown.join(" | ")} | labels to 90% | labels to 95% |`,
     `| --- | ${shown.map(() => "---:").join(" | ")} | ---: | ---: |`,
     ...cs.map((c) =>
-      `| ${c.acquisition} | ${shown.map((n) => fmt(c.points.get(n))).join(" | ")} | ${
-        labelsToReach(c.points, 0.9) ?? "not reached"
-      } | ${labelsToReach(c.points, 0.95) ?? "not reached"} |`
+      `| ${c.acquisition} | ${shown.map((n) => fmt(c.points.get(n))).join(" | ")} | ${labelsToReach(c, 0.9)} | ${
+        labelsToReach(c, 0.95)
+      } |`
     ),
     "",
   ];
