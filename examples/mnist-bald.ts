@@ -6,7 +6,7 @@
  * prediction time, acquiring by max entropy and by variation ratios (which
  * for one softmax is 1 - max p, least confidence).
  *
- * The default size (3 seeds, 20 → 60 labels) runs in about twenty minutes on
+ * The default size (3 seeds, 20 → 60 labels) runs in about half an hour on
  * 2 CPU cores; `--full` gives the paper's scale (98 rounds to 1,000 labels,
  * the whole test set), where the labels needed for 90% and 95% accuracy can
  * be compared with their Table 1.
