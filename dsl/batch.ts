@@ -26,6 +26,7 @@
  * @module
  */
 import type { LogProbs } from "./scores.ts";
+import { checkMatrix } from "./checks.ts";
 
 /** Options of {@link batchBald}. */
 export interface BatchBaldOptions {
@@ -76,20 +77,6 @@ function _checkBatch(fn: string, b: number): void {
 
 function _warnSmall(fn: string, available: number, b: number, warn: (m: string) => void): void {
   if (available < b) warn(`${fn}: pool holds ${available} candidates, fewer than the batch of ${b}: taking all`);
-}
-
-function _checkMatrix(fn: string, what: string, data: ArrayLike<number>, rows: number, cols: number): void {
-  if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 1) {
-    throw new RangeError(`${fn}: ${what} shape [${rows}, ${cols}] is not valid`);
-  }
-  if (data.length !== rows * cols) {
-    throw new RangeError(`${fn}: ${what} holds ${data.length} values, expected ${rows} x ${cols} = ${rows * cols}`);
-  }
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) {
-      throw new RangeError(`${fn}: ${what} row ${Math.floor(i / cols)} holds a non-finite value (${data[i]})`);
-    }
-  }
 }
 
 /** -v log v, with 0 for v <= 0. */
@@ -532,7 +519,7 @@ export function kCenterGreedy(
   warn: (message: string) => void = console.warn,
 ): number[] {
   const fn = "kCenterGreedy";
-  _checkMatrix(fn, "embeddings", embeddings_N_D, n, d);
+  checkMatrix(fn, "embeddings", embeddings_N_D, n, d);
   _checkBatch(fn, b);
   const centre = new Uint8Array(n);
   for (const l of labelled) {
@@ -612,7 +599,7 @@ export function kMeansPlusPlus(
   warn: (message: string) => void = console.warn,
 ): number[] {
   const fn = "kMeansPlusPlus";
-  _checkMatrix(fn, "embeddings", embeddings_N_D, n, d);
+  checkMatrix(fn, "embeddings", embeddings_N_D, n, d);
   _checkBatch(fn, b);
   _warnSmall(fn, n, b, warn);
   const steps = Math.min(b, n);
@@ -695,8 +682,8 @@ export function badgeEmbeddings(
   d: number,
 ): Float32Array {
   const fn = "badgeEmbeddings";
-  _checkMatrix(fn, "probabilities", probs_N_C, n, c);
-  _checkMatrix(fn, "features", features_N_D, n, d);
+  checkMatrix(fn, "probabilities", probs_N_C, n, c);
+  checkMatrix(fn, "features", features_N_D, n, d);
   const out = new Float32Array(n * c * d);
   for (let i = 0; i < n; i++) {
     let top = 0;

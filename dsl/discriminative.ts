@@ -41,6 +41,8 @@ import * as tf from "@tensorflow/tfjs-core";
 // For its side effect only: tfjs-layers' node bundle registers the gradients of tfjs-core's ops (tfjs-core's
 // own registration module does not load under Deno). No backend is chosen here; the caller sets one.
 import "@tensorflow/tfjs-layers";
+import { checkMatrix } from "./checks.ts";
+import { initMlp, mlpForward, shuffleInPlace } from "./mlp.ts";
 
 /** Options of {@link discriminativeScores}: how the L-versus-U classifier is built and trained. */
 export interface DiscriminatorOptions {
@@ -76,25 +78,6 @@ const _DEFAULT_LR = 1e-3;
 const _DEFAULT_SUB_BATCHES = 10;
 /** Rows scored per forward pass. */
 const _SCORE_CHUNK = 4096;
-
-interface _Layer {
-  readonly w: tf.Variable;
-  readonly b: tf.Variable;
-}
-
-function _checkMatrix(fn: string, what: string, data: Float32Array, rows: number, cols: number): void {
-  if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 1) {
-    throw new RangeError(`${fn}: ${what} shape [${rows}, ${cols}] is not valid`);
-  }
-  if (data.length !== rows * cols) {
-    throw new RangeError(`${fn}: ${what} holds ${data.length} values, expected ${rows} x ${cols} = ${rows * cols}`);
-  }
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i] as number)) {
-      throw new RangeError(`${fn}: ${what} row ${Math.floor(i / cols)} holds a non-finite value (${data[i]})`);
-    }
-  }
-}
 
 interface _Settings {
   readonly rand: () => number;
@@ -145,44 +128,6 @@ function _standardised(labelled: Float32Array, l: number, pool: Float32Array, n:
   return x;
 }
 
-/** Dense layers d → hidden... → 1, Glorot-uniform weights drawn from `rand`, zero biases. */
-function _initMlp(d: number, hidden: readonly number[], rand: () => number): _Layer[] {
-  const widths = [d, ...hidden, 1];
-  const layers: _Layer[] = [];
-  for (let k = 0; k + 1 < widths.length; k++) {
-    const fanIn = widths[k] as number, fanOut = widths[k + 1] as number;
-    const limit = Math.sqrt(6 / (fanIn + fanOut));
-    const w = new Float32Array(fanIn * fanOut);
-    for (let i = 0; i < w.length; i++) w[i] = (2 * rand() - 1) * limit;
-    // tf.variable shares the initial tensor's data; the tidies dispose those initial handles.
-    layers.push({
-      w: tf.tidy(() => tf.variable(tf.tensor2d(w, [fanIn, fanOut]))),
-      b: tf.tidy(() => tf.variable(tf.zeros([fanOut]))),
-    });
-  }
-  return layers;
-}
-
-/** Logits [rows] of the MLP (ReLU between layers, linear output). Call inside a tidy. */
-function _forward(layers: readonly _Layer[], x: tf.Tensor2D): tf.Tensor1D {
-  let h: tf.Tensor2D = x;
-  layers.forEach((layer, k) => {
-    h = tf.add(tf.matMul(h, layer.w as tf.Tensor2D), layer.b);
-    if (k + 1 < layers.length) h = tf.relu(h);
-  });
-  return tf.reshape(h, [-1]);
-}
-
-/** In-place Fisher-Yates shuffle driven by `rand`. */
-function _shuffle(order: Int32Array, rand: () => number): void {
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    const tmp = order[i] as number;
-    order[i] = order[j] as number;
-    order[j] = tmp;
-  }
-}
-
 /**
  * Trains a fresh classifier on the standardised rows `x` (rows L ∪ U, with
  * `isU[i]` = 1 for class U) and returns its logits for the rows `scoreRows`.
@@ -206,7 +151,7 @@ function _trainAndScore(
     y[i] = isU[i] as number;
     weight[i] = isU[i] ? rows / (2 * countU) : rows / (2 * countL);
   }
-  const layers = _initMlp(d, s.hidden, s.rand);
+  const layers = initMlp(d, s.hidden, s.rand);
   const vars = layers.flatMap((layer) => [layer.w, layer.b]);
   const xAll = tf.tensor2d(x, [rows, d]);
   const yAll = tf.tensor1d(y), wAll = tf.tensor1d(weight);
@@ -215,7 +160,7 @@ function _trainAndScore(
     const order = new Int32Array(rows);
     for (let i = 0; i < rows; i++) order[i] = i;
     for (let epoch = 0; epoch < s.epochs; epoch++) {
-      _shuffle(order, s.rand);
+      shuffleInPlace(order, s.rand);
       for (let start = 0; start < rows; start += s.batchSize) {
         const batch = order.slice(start, Math.min(rows, start + s.batchSize));
         tf.tidy(() => {
@@ -224,7 +169,7 @@ function _trainAndScore(
           const yb = tf.gather(yAll, idx), wb = tf.gather(wAll, idx);
           optimizer.minimize(
             () => {
-              const z = _forward(layers, xb);
+              const z = mlpForward(layers, xb);
               // BCE from logits: softplus(z) - y·z = -log σ(z) for U, -log(1 - σ(z)) for L.
               const bce = tf.sub(tf.softplus(z), tf.mul(yb, z));
               let loss: tf.Scalar = tf.mean(tf.mul(wb, bce));
@@ -242,7 +187,7 @@ function _trainAndScore(
     const out = new Float64Array(scoreRows.length);
     for (let start = 0; start < scoreRows.length; start += _SCORE_CHUNK) {
       const chunk = scoreRows.slice(start, start + _SCORE_CHUNK);
-      const logits = tf.tidy(() => _forward(layers, tf.gather(xAll, tf.tensor1d(chunk, "int32")) as tf.Tensor2D));
+      const logits = tf.tidy(() => mlpForward(layers, tf.gather(xAll, tf.tensor1d(chunk, "int32")) as tf.Tensor2D));
       out.set(logits.dataSync(), start);
       logits.dispose();
     }
@@ -257,8 +202,8 @@ function _trainAndScore(
 }
 
 function _checkCommon(fn: string, labelled: Float32Array, l: number, pool: Float32Array, n: number, d: number): void {
-  _checkMatrix(fn, "labelled embeddings", labelled, l, d);
-  _checkMatrix(fn, "pool embeddings", pool, n, d);
+  checkMatrix(fn, "labelled embeddings", labelled, l, d);
+  checkMatrix(fn, "pool embeddings", pool, n, d);
   if (l < 1) throw new RangeError(`${fn}: needs at least one labelled item to tell the pool from`);
 }
 

@@ -41,6 +41,7 @@
  *
  * @module
  */
+import { checkMatrix } from "./checks.ts";
 
 /** Which output's change {@link emocScores} measures. */
 export type EmocOutput = "logits" | "probs";
@@ -57,20 +58,6 @@ export interface EmocOptions {
    * "logits": the L1 change of the logits.
    */
   readonly output?: EmocOutput;
-}
-
-function _checkMatrix(fn: string, what: string, data: ArrayLike<number>, rows: number, cols: number): void {
-  if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 1) {
-    throw new RangeError(`${fn}: ${what} shape [${rows}, ${cols}] is not valid`);
-  }
-  if (data.length !== rows * cols) {
-    throw new RangeError(`${fn}: ${what} holds ${data.length} values, expected ${rows} x ${cols} = ${rows * cols}`);
-  }
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) {
-      throw new RangeError(`${fn}: ${what} row ${Math.floor(i / cols)} holds a non-finite value (${data[i]})`);
-    }
-  }
 }
 
 /**
@@ -200,8 +187,8 @@ export function emocScores(
   opts: EmocOptions,
 ): Float64Array {
   const fn = "emocScores";
-  _checkMatrix(fn, "probabilities", probs_N_C, n, c);
-  _checkMatrix(fn, "embeddings", embeddings_N_D, n, d);
+  checkMatrix(fn, "probabilities", probs_N_C, n, c);
+  checkMatrix(fn, "embeddings", embeddings_N_D, n, d);
   for (let i = 0; i < probs_N_C.length; i++) {
     if ((probs_N_C[i] as number) < 0) {
       throw new RangeError(`${fn}: probabilities row ${Math.floor(i / c)} holds a negative value (${probs_N_C[i]})`);

@@ -34,6 +34,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-layers";
 import { topK } from "./acquire.ts";
 import type { LogProbs } from "./scores.ts";
+import { checkMatrix } from "./checks.ts";
+import { initMlp, mlpForward, shuffleInPlace } from "./mlp.ts";
 
 /** Options of {@link fitLossPredictor}. */
 export interface LossPredictorOptions {
@@ -80,25 +82,6 @@ const _DEFAULT_LR = 1e-3;
 const _DEFAULT_MARGIN = 1;
 /** Rows scored per forward pass. */
 const _PREDICT_CHUNK = 4096;
-
-interface _Layer {
-  readonly w: tf.Variable;
-  readonly b: tf.Variable;
-}
-
-function _checkMatrix(fn: string, what: string, data: Float32Array, rows: number, cols: number): void {
-  if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 1) {
-    throw new RangeError(`${fn}: ${what} shape [${rows}, ${cols}] is not valid`);
-  }
-  if (data.length !== rows * cols) {
-    throw new RangeError(`${fn}: ${what} holds ${data.length} values, expected ${rows} x ${cols} = ${rows * cols}`);
-  }
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i] as number)) {
-      throw new RangeError(`${fn}: ${what} row ${Math.floor(i / cols)} holds a non-finite value (${data[i]})`);
-    }
-  }
-}
 
 function _checkMargin(fn: string, margin: number): void {
   if (!(margin >= 0) || !Number.isFinite(margin)) throw new RangeError(`${fn}: margin must be >= 0, got ${margin}`);
@@ -226,44 +209,6 @@ export function perItemNll(logProbs: LogProbs, labels: Int32Array): Float64Array
   return out;
 }
 
-/** Dense layers d → hidden... → 1, Glorot-uniform weights drawn from `rand`, zero biases. */
-function _initMlp(d: number, hidden: readonly number[], rand: () => number): _Layer[] {
-  const widths = [d, ...hidden, 1];
-  const layers: _Layer[] = [];
-  for (let k = 0; k + 1 < widths.length; k++) {
-    const fanIn = widths[k] as number, fanOut = widths[k + 1] as number;
-    const limit = Math.sqrt(6 / (fanIn + fanOut));
-    const w = new Float32Array(fanIn * fanOut);
-    for (let i = 0; i < w.length; i++) w[i] = (2 * rand() - 1) * limit;
-    // tf.variable shares the initial tensor's data; the tidies dispose those initial handles.
-    layers.push({
-      w: tf.tidy(() => tf.variable(tf.tensor2d(w, [fanIn, fanOut]))),
-      b: tf.tidy(() => tf.variable(tf.zeros([fanOut]))),
-    });
-  }
-  return layers;
-}
-
-/** Outputs [rows] of the MLP (ReLU between layers, linear output). Call inside a tidy. */
-function _forward(layers: readonly _Layer[], x: tf.Tensor2D): tf.Tensor1D {
-  let h: tf.Tensor2D = x;
-  layers.forEach((layer, k) => {
-    h = tf.add(tf.matMul(h, layer.w as tf.Tensor2D), layer.b);
-    if (k + 1 < layers.length) h = tf.relu(h);
-  });
-  return tf.reshape(h, [-1]);
-}
-
-/** In-place Fisher-Yates shuffle driven by `rand`. */
-function _shuffle(order: Int32Array, rand: () => number): void {
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    const tmp = order[i] as number;
-    order[i] = order[j] as number;
-    order[j] = tmp;
-  }
-}
-
 /**
  * Fits a loss-prediction head on labelled items: features (standardised per
  * column with the training items' mean and standard deviation) → hidden ReLU
@@ -287,7 +232,7 @@ export function fitLossPredictor(
   opts: LossPredictorOptions,
 ): LossPredictor {
   const fn = "fitLossPredictor";
-  _checkMatrix(fn, "features", features_N_D, n, d);
+  checkMatrix(fn, "features", features_N_D, n, d);
   if (n < 2) throw new RangeError(`${fn}: needs at least 2 labelled items to rank, got ${n}`);
   if (losses.length !== n) throw new RangeError(`${fn}: ${losses.length} losses for ${n} items`);
   for (let i = 0; i < n; i++) {
@@ -330,7 +275,7 @@ export function fitLossPredictor(
     return out;
   };
 
-  const layers = _initMlp(d, hidden, opts.rand);
+  const layers = initMlp(d, hidden, opts.rand);
   const vars = layers.flatMap((layer) => [layer.w, layer.b]);
   const xAll = tf.tensor2d(standardise(features_N_D, n), [n, d]);
   const yAll = tf.tensor1d(Float32Array.from(losses));
@@ -339,14 +284,14 @@ export function fitLossPredictor(
     const order = new Int32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
     for (let epoch = 0; epoch < epochs; epoch++) {
-      _shuffle(order, opts.rand);
+      shuffleInPlace(order, opts.rand);
       for (let start = 0; start + 2 <= n; start += batchSize) {
         const batch = order.slice(start, Math.min(n, start + batchSize));
         tf.tidy(() => {
           const idx = tf.tensor1d(batch, "int32");
           const xb = tf.gather(xAll, idx) as tf.Tensor2D;
           const yb = tf.gather(yAll, idx) as tf.Tensor1D;
-          optimizer.minimize(() => marginRankingLossTensor(_forward(layers, xb), yb, margin), false, vars);
+          optimizer.minimize(() => marginRankingLossTensor(mlpForward(layers, xb), yb, margin), false, vars);
         });
       }
     }
@@ -365,13 +310,13 @@ export function fitLossPredictor(
     predict(features_M_D: Float32Array, m: number): Float64Array {
       const pfn = "LossPredictor.predict";
       if (disposed) throw new Error(`${pfn}: the predictor has been disposed`);
-      _checkMatrix(pfn, "features", features_M_D, m, d);
+      checkMatrix(pfn, "features", features_M_D, m, d);
       const x = standardise(features_M_D, m);
       const out = new Float64Array(m);
       for (let start = 0; start < m; start += _PREDICT_CHUNK) {
         const rows = Math.min(_PREDICT_CHUNK, m - start);
         const scores = tf.tidy(() =>
-          _forward(layers, tf.tensor2d(x.subarray(start * d, (start + rows) * d), [rows, d]))
+          mlpForward(layers, tf.tensor2d(x.subarray(start * d, (start + rows) * d), [rows, d]))
         );
         out.set(scores.dataSync(), start);
         scores.dispose();
@@ -409,7 +354,7 @@ export function predictLosses(
   d: number,
   opts: LossPredictorOptions,
 ): Float64Array {
-  _checkMatrix("predictLosses", "pool features", pool_N_D, n, d);
+  checkMatrix("predictLosses", "pool features", pool_N_D, n, d);
   const head = fitLossPredictor(labelled_L_D, l, d, losses, opts);
   try {
     return head.predict(pool_N_D, n);
@@ -446,7 +391,7 @@ export function learningLossSelect(
 ): number[] {
   const fn = "learningLossSelect";
   if (!Number.isInteger(b) || b < 0) throw new RangeError(`${fn}: batch size must be an integer >= 0, got ${b}`);
-  _checkMatrix(fn, "pool features", pool_N_D, n, d);
+  checkMatrix(fn, "pool features", pool_N_D, n, d);
   const warn = opts.warn ?? console.warn;
   if (n <= b) {
     if (n < b) warn(`${fn}: pool holds ${n} candidates, fewer than the batch of ${b}: taking all`);

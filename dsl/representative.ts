@@ -25,23 +25,10 @@
  *
  * @module
  */
+import { checkMatrix } from "./checks.ts";
 
 /** Similarity rows are kept when the shortlist times the pool is at most this many values (128 MiB). */
 const _CACHE_LIMIT = 1 << 24;
-
-function _checkMatrix(fn: string, what: string, data: ArrayLike<number>, rows: number, cols: number): void {
-  if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 1) {
-    throw new RangeError(`${fn}: ${what} shape [${rows}, ${cols}] is not valid`);
-  }
-  if (data.length !== rows * cols) {
-    throw new RangeError(`${fn}: ${what} holds ${data.length} values, expected ${rows} x ${cols} = ${rows * cols}`);
-  }
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) {
-      throw new RangeError(`${fn}: ${what} row ${Math.floor(i / cols)} holds a non-finite value (${data[i]})`);
-    }
-  }
-}
 
 /** Rows scaled to unit length (float64); rows of norm 0 stay 0, so their cosine with anything is 0. */
 function _unitRows(x: Float32Array, n: number, d: number): Float64Array {
@@ -142,7 +129,7 @@ export function representativeSubset(
   warn: (message: string) => void = console.warn,
 ): number[] {
   const fn = "representativeSubset";
-  _checkMatrix(fn, "embeddings", embeddings_N_D, n, d);
+  checkMatrix(fn, "embeddings", embeddings_N_D, n, d);
   if (!Number.isInteger(k) || k < 0) throw new RangeError(`${fn}: subset size must be an integer >= 0, got ${k}`);
   for (const s of shortlist) {
     if (!Number.isInteger(s) || s < 0 || s >= n) throw new RangeError(`${fn}: shortlist position ${s} is not a row`);
