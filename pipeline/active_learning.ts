@@ -16,6 +16,7 @@ import { type FitInput, type Posterior, posteriorImpl } from "./posterior.ts";
 import { formatDuration, type Progress } from "./progress.ts";
 import type { RoundRecord } from "./results.ts";
 import { type Codec, makeRunner, type RunnerStats } from "./runner.ts";
+import { indicesCodec, jsonCodec, pseudoCodec, scoredCodec, splitCodec } from "./codecs.ts";
 import type { LabelledImages, Metrics, Scored } from "./stages.ts";
 
 /** An image data set split for AL. */
@@ -38,39 +39,6 @@ export interface AlOptions {
   /** Receives each round's record as soon as it is complete. */
   readonly onRound: (record: RoundRecord) => Promise<void>;
 }
-
-const indicesCodec: Codec<unknown, number[]> = {
-  encode: (out) => ({ json: {}, arrays: { indices: { data: Int32Array.from(out), shape: [out.length] } } }),
-  decode: (entry) => Array.from(entry.arrays["indices"]?.data ?? []),
-};
-
-const pseudoCodec: Codec<unknown, PseudoLabels> = {
-  encode: (out) => ({
-    json: {},
-    arrays: {
-      indices: { data: Int32Array.from(out.indices), shape: [out.indices.length] },
-      labels: { data: Int32Array.from(out.labels), shape: [out.labels.length] },
-    },
-  }),
-  decode: (entry) => ({
-    indices: Array.from(entry.arrays["indices"]?.data ?? []),
-    labels: Array.from(entry.arrays["labels"]?.data ?? []),
-  }),
-};
-
-const splitCodec: Codec<unknown, { labelled: number[]; pool: number[] }> = {
-  encode: (out) => ({
-    json: {},
-    arrays: {
-      labelled: { data: Int32Array.from(out.labelled), shape: [out.labelled.length] },
-      pool: { data: Int32Array.from(out.pool), shape: [out.pool.length] },
-    },
-  }),
-  decode: (entry) => ({
-    labelled: Array.from(entry.arrays["labelled"]?.data ?? []),
-    pool: Array.from(entry.arrays["pool"]?.data ?? []),
-  }),
-};
 
 function fitCodec(config: ExperimentConfig): Codec<unknown, { net: Net; imagesPerSecond: number; loss: number }> {
   return {
@@ -103,71 +71,6 @@ function posteriorCodec(def: PosteriorDef, seed: number): Codec<Omit<FitInput, "
     decode: (entry, input) => load.call(impl, entry, { ...input(), seed }),
   };
 }
-
-const metricsCodec: Codec<unknown, Metrics> = {
-  encode: (out) => ({ json: out }),
-  decode: (entry) => entry.json as Metrics,
-};
-
-const scoredCodec: Codec<unknown, Scored> = {
-  encode: (out) => ({
-    json: {
-      ...(out.logProbs ? { logProbs: { n: out.logProbs.n, t: out.logProbs.t, c: out.logProbs.c } } : {}),
-      ...(out.embeddings ? { embeddingsD: out.embeddings.d } : {}),
-      ...(out.labelledEmbeddings ? { labelledEmbeddingsD: out.labelledEmbeddings.d } : {}),
-      ...(out.meanProbs ? { meanProbsD: out.meanProbs.d } : {}),
-      ...(out.labelledLogProbs
-        ? { labelledLogProbs: { n: out.labelledLogProbs.n, t: out.labelledLogProbs.t, c: out.labelledLogProbs.c } }
-        : {}),
-    },
-    arrays: {
-      candidates: { data: Int32Array.from(out.candidates), shape: [out.candidates.length] },
-      scores: { data: out.scores, shape: [out.scores.length] },
-      ...(out.logProbs ? { logProbs: { data: out.logProbs.data, shape: [out.logProbs.data.length] } } : {}),
-      ...(out.embeddings ? { embeddings: { data: out.embeddings.data, shape: [out.embeddings.data.length] } } : {}),
-      ...(out.labelledEmbeddings
-        ? { labelledEmbeddings: { data: out.labelledEmbeddings.data, shape: [out.labelledEmbeddings.data.length] } }
-        : {}),
-      ...(out.meanProbs ? { meanProbs: { data: out.meanProbs.data, shape: [out.meanProbs.data.length] } } : {}),
-      ...(out.labelledLogProbs
-        ? { labelledLogProbs: { data: out.labelledLogProbs.data, shape: [out.labelledLogProbs.data.length] } }
-        : {}),
-      ...(out.labelledLabels
-        ? { labelledLabels: { data: out.labelledLabels, shape: [out.labelledLabels.length] } }
-        : {}),
-    },
-  }),
-  decode: (entry) => {
-    const json = entry.json as {
-      logProbs?: { n: number; t: number; c: number };
-      embeddingsD?: number;
-      labelledEmbeddingsD?: number;
-      meanProbsD?: number;
-      labelledLogProbs?: { n: number; t: number; c: number };
-    };
-    const floats = (name: string) => {
-      const data = entry.arrays[name]?.data;
-      if (!(data instanceof Float32Array)) throw new Error(`scored entry lacks the float32 array ${name}`);
-      return data;
-    };
-    return {
-      candidates: Array.from(entry.arrays["candidates"]?.data ?? []),
-      scores: Float64Array.from(entry.arrays["scores"]?.data ?? []),
-      ...(json.logProbs ? { logProbs: { ...json.logProbs, data: floats("logProbs") } } : {}),
-      ...(json.embeddingsD !== undefined ? { embeddings: { data: floats("embeddings"), d: json.embeddingsD } } : {}),
-      ...(json.labelledEmbeddingsD !== undefined
-        ? { labelledEmbeddings: { data: floats("labelledEmbeddings"), d: json.labelledEmbeddingsD } }
-        : {}),
-      ...(json.meanProbsD !== undefined ? { meanProbs: { data: floats("meanProbs"), d: json.meanProbsD } } : {}),
-      ...(json.labelledLogProbs
-        ? {
-          labelledLogProbs: { ...json.labelledLogProbs, data: floats("labelledLogProbs") },
-          labelledLabels: Int32Array.from(entry.arrays["labelledLabels"]?.data ?? []),
-        }
-        : {}),
-    };
-  },
-};
 
 /**
  * Expands the grid of an experiment, throwing on a bad grid.
@@ -279,7 +182,7 @@ export async function runActiveLearning(
             step.evaluate.stage,
             step.evaluate.key,
             () => ({ posterior: posterior.out, test: data.test }),
-            metricsCodec,
+            jsonCodec<Metrics>(),
           );
           seconds.retrain = fitted.seconds;
           seconds["fit-posterior"] = posterior.seconds;

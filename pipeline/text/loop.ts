@@ -28,6 +28,7 @@ import { stageKey, type Store } from "../cache/mod.ts";
 import { formatDuration, type Progress } from "../progress.ts";
 import { deriveSeed, makeRng, shuffled } from "../rng.ts";
 import { type Codec, makeRunner, type RunnerStats } from "../runner.ts";
+import { floatArray, indicesCodec, jsonCodec, scoredCodec, splitCodec } from "../codecs.ts";
 import { fitVognHead, type VognHead, vognHeadLogProbs } from "../vogn.ts";
 import type { TextExperimentConfig, TextStrategy } from "./config.ts";
 import { encodeFeatures, type HashedBags, hashTexts, pointLogProbs, trainEncoder } from "./encoder.ts";
@@ -380,26 +381,6 @@ function acquireStage(size: number) {
 
 // ---- Codecs ----
 
-const splitCodec: Codec<unknown, { labelled: number[]; pool: number[] }> = {
-  encode: (out) => ({
-    json: {},
-    arrays: {
-      labelled: { data: Int32Array.from(out.labelled), shape: [out.labelled.length] },
-      pool: { data: Int32Array.from(out.pool), shape: [out.pool.length] },
-    },
-  }),
-  decode: (entry) => ({
-    labelled: Array.from(entry.arrays["labelled"]?.data ?? []),
-    pool: Array.from(entry.arrays["pool"]?.data ?? []),
-  }),
-};
-
-function floats(entry: { arrays: Readonly<Record<string, { data: unknown }>> }, name: string): Float32Array {
-  const data = entry.arrays[name]?.data;
-  if (!(data instanceof Float32Array)) throw new Error(`entry lacks the float32 array ${name}`);
-  return data;
-}
-
 const encodedCodec: Codec<unknown, EncodedText> = {
   encode: (out) => ({
     json: { hidden: out.hidden, outputs: out.outputs, loss: out.loss, docsPerSecond: out.docsPerSecond },
@@ -414,10 +395,10 @@ const encodedCodec: Codec<unknown, EncodedText> = {
     const json = entry.json as { hidden: number; outputs: number; loss: number; docsPerSecond: number };
     return {
       ...json,
-      trainFeatures: floats(entry, "trainFeatures"),
-      testFeatures: floats(entry, "testFeatures"),
-      w2: floats(entry, "w2"),
-      b2: floats(entry, "b2"),
+      trainFeatures: floatArray(entry, "trainFeatures"),
+      testFeatures: floatArray(entry, "testFeatures"),
+      w2: floatArray(entry, "w2"),
+      b2: floatArray(entry, "b2"),
     };
   },
 };
@@ -432,32 +413,8 @@ const headCodec: Codec<unknown, VognHead> = {
   }),
   decode: (entry) => {
     const json = entry.json as { d: number; classes: number };
-    return { ...json, mean: floats(entry, "mean"), precision: floats(entry, "precision") };
+    return { ...json, mean: floatArray(entry, "mean"), precision: floatArray(entry, "precision") };
   },
-};
-
-const metricsCodec: Codec<unknown, TextMetrics> = {
-  encode: (out) => ({ json: out }),
-  decode: (entry) => entry.json as TextMetrics,
-};
-
-const scoredCodec: Codec<unknown, Scored> = {
-  encode: (out) => ({
-    json: {},
-    arrays: {
-      candidates: { data: Int32Array.from(out.candidates), shape: [out.candidates.length] },
-      scores: { data: out.scores, shape: [out.scores.length] },
-    },
-  }),
-  decode: (entry) => ({
-    candidates: Array.from(entry.arrays["candidates"]?.data ?? []),
-    scores: Float64Array.from(entry.arrays["scores"]?.data ?? []),
-  }),
-};
-
-const indicesCodec: Codec<unknown, number[]> = {
-  encode: (out) => ({ json: {}, arrays: { indices: { data: Int32Array.from(out), shape: [out.length] } } }),
-  decode: (entry) => Array.from(entry.arrays["indices"]?.data ?? []),
 };
 
 // ---- Plan ----
@@ -638,7 +595,7 @@ export async function runTextLoop(
         step.evaluate.stage,
         step.evaluate.key,
         () => ({ model, truth }),
-        metricsCodec,
+        jsonCodec<TextMetrics>(),
       );
       note("evaluate", evaluated);
       let acquired: number[] = [];
