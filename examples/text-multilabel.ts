@@ -25,7 +25,7 @@
  * (fastText-like), trained from scratch on the labelled documents every round
  * (`pipeline/text/encoder.ts`); the VOGN head is fitted on its hidden
  * features (`pipeline/vogn.ts`, and its sigmoid twin
- * `pipeline/text/vogn_sigmoid.ts` for multi-label tags). The talk's data
+ * `fitVognSigmoidHead` in `pipeline/vogn.ts` for multi-label tags). The talk's data
  * (French library catalogues) are replaced by Reuters-21578 and TREC. The
  * metrics are those of its tables (top1, top5, recall) plus micro/macro F1.
  *

@@ -163,6 +163,41 @@ export function fitVognHead(
   for (const y of labels) {
     if (y < 0 || y >= classes) throw new RangeError(`VOGN: label ${y} is not in [0, ${classes})`);
   }
+  // Softmax cross-entropy: r = p - onehot(y), Gauss-Newton diagonal p (1 - p).
+  const c = classes;
+  return fitVogn(features, n, d, c, opts, (i, z, r, v, ggn) => {
+    let zMax = -Infinity;
+    for (let q = 0; q < c; q++) zMax = Math.max(zMax, z[q] as number);
+    let sum = 0;
+    for (let q = 0; q < c; q++) sum += Math.exp((z[q] as number) - zMax);
+    const logZ = zMax + Math.log(sum);
+    const y = labels[i] as number;
+    for (let q = 0; q < c; q++) {
+      const pq = Math.exp((z[q] as number) - logZ);
+      const rq = pq - (q === y ? 1 : 0);
+      r[q] = rq;
+      v[q] = ggn ? pq * (1 - pq) : rq * rq;
+    }
+    return logZ - (z[y] as number);
+  });
+}
+
+/**
+ * One item's likelihood for {@link fitVogn}: from the logits `z` of row `i`,
+ * writes the residual r = ∂ℓ/∂z and the curvature factor v (Gauss-Newton
+ * diagonal when `ggn`, else r²) per output, and returns the item's loss ℓ.
+ */
+type ItemLikelihood = (i: number, z: Float64Array, r: Float64Array, v: Float64Array, ggn: boolean) => number;
+
+/** The VOGN loop over a linear head with `c` outputs; only the likelihood differs between heads. */
+function fitVogn(
+  features: Float32Array,
+  n: number,
+  d: number,
+  c: number,
+  opts: VognOptions,
+  item: ItemLikelihood,
+): VognHead {
   const bigN = positive("datasetSize", opts.datasetSize ?? n);
   const delta = positive("priorPrecision", opts.priorPrecision ?? 1);
   const tau = positive("temperature", opts.temperature ?? 1);
@@ -173,7 +208,6 @@ export function fitVognHead(
   const epochs = positiveInt("epochs", opts.epochs ?? 20);
   const batch = Math.min(positiveInt("batchSize", opts.batchSize ?? 32), n);
   const ggn = (opts.curvature ?? "ggn") === "ggn";
-  const c = classes;
   const p = (d + 1) * c;
   const deltaT = (tau * delta) / bigN; // δ̃
 
@@ -243,20 +277,8 @@ export function fitVognHead(
             const base = e * c;
             for (let q = 0; q < c; q++) z[q] = (z[q] as number) + x * (theta[base + q] as number);
           }
-          let zMax = -Infinity;
-          for (let q = 0; q < c; q++) zMax = Math.max(zMax, z[q] as number);
-          let sum = 0;
-          for (let q = 0; q < c; q++) sum += Math.exp((z[q] as number) - zMax);
-          const logZ = zMax + Math.log(sum);
-          const y = labels[i] as number;
-          lossSum += logZ - (z[y] as number);
+          lossSum += item(i, z, r, v, ggn);
           lossCount++;
-          for (let q = 0; q < c; q++) {
-            const pq = Math.exp((z[q] as number) - logZ);
-            const rq = pq - (q === y ? 1 : 0);
-            r[q] = rq;
-            v[q] = ggn ? pq * (1 - pq) : rq * rq;
-          }
           // Accumulate x ⊗ r into g and x² ⊗ v into h; the bias row has x = 1.
           for (let e = 0; e < d; e++) {
             const x = features[row + e] as number;
@@ -315,6 +337,20 @@ export function vognHeadLogProbs(features: tf.Tensor2D, head: VognHead, samples:
   if (!Number.isInteger(samples) || samples < 1) {
     throw new RangeError(`vognHeadLogProbs: samples must be a positive integer, got ${samples}`);
   }
+  return tf.tidy(() => {
+    const logits = sampledLogits(features, head, samples, rng); // [n, T·C]
+    const logp = tf.logSoftmax(tf.reshape(logits, [n * samples, c]) as tf.Tensor2D);
+    return tf.reshape(logp, [n, samples, c]) as tf.Tensor3D;
+  });
+}
+
+/**
+ * Logits [n, T·C] of T weight draws θ_t ~ N(mean, 1 / precision), shared by
+ * all items: one matMul of the features against the draws stacked as
+ * [D, T·C], plus the stacked biases. Call inside a tidy.
+ */
+function sampledLogits(features: tf.Tensor2D, head: VognHead, samples: number, rng: Rng): tf.Tensor2D {
+  const { d, classes: c } = head;
   const normal = normalSource(rng);
   const tc = samples * c;
   // Column t·C + k of row j is draw t of parameter (j, k).
@@ -327,12 +363,97 @@ export function vognHeadLogProbs(features: tf.Tensor2D, head: VognHead, samples:
       }
     }
   }
-  return tf.tidy(() => {
-    const all = tf.tensor2d(draws, [d + 1, tc]);
-    const weights = tf.slice(all, [0, 0], [d, tc]);
-    const bias = tf.slice(all, [d, 0], [1, tc]);
-    const logits = tf.add(tf.matMul(features, weights), bias); // [n, T·C]
-    const logp = tf.logSoftmax(tf.reshape(logits, [n * samples, c]) as tf.Tensor2D);
-    return tf.reshape(logp, [n, samples, c]) as tf.Tensor3D;
+  const all = tf.tensor2d(draws, [d + 1, tc]);
+  const weights = tf.slice(all, [0, 0], [d, tc]);
+  const bias = tf.slice(all, [d, 0], [1, tc]);
+  return tf.add(tf.matMul(features, weights), bias);
+}
+
+/** softplus(z) = log(1 + e^z), computed without overflow. */
+function softplus(z: number): number {
+  return z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z));
+}
+
+/**
+ * Fits a Bayesian linear sigmoid (multi-label) head on fixed features with
+ * VOGN: the same posterior family, optimiser and parameters as
+ * {@link fitVognHead}; only the likelihood changes. With z_l = W[·, l]ᵀ x + b_l,
+ * p_l = σ(z_l) and tags y_l ∈ {0, 1}, an item's loss is the summed binary
+ * cross-entropy Σ_l softplus(z_l) - y_l z_l, whose gradient in z_l is
+ * p_l - y_l and whose Gauss-Newton diagonal (here the exact Hessian diagonal)
+ * is p_l (1 - p_l). Labels share no parameters, so each label's diagonal
+ * Laplace approximation is that of a plain logistic regression. The returned
+ * head has `classes` = L, the number of labels.
+ *
+ * @param features row-major [n, d]
+ * @param n number of rows
+ * @param d feature dimension
+ * @param targets multi-hot tags, row-major [n, labels]; nonzero is "on"
+ * @param labels L
+ * @param opts as for {@link fitVognHead}
+ * @returns the fitted head
+ * @throws RangeError for inconsistent sizes or bad options
+ * @example
+ * ```ts
+ * const head = fitVognSigmoidHead(new Float32Array([0, 1, 1, 0]), 2, 2, new Uint8Array([1, 0, 0, 1]), 2, { epochs: 5 });
+ * console.assert(head.mean.length === 3 * 2);
+ * ```
+ */
+export function fitVognSigmoidHead(
+  features: Float32Array,
+  n: number,
+  d: number,
+  targets: Uint8Array,
+  labels: number,
+  opts: VognOptions = {},
+): VognHead {
+  positiveInt("n", n);
+  positiveInt("d", d);
+  positiveInt("labels", labels);
+  if (features.length !== n * d) {
+    throw new RangeError(`VOGN: features has ${features.length} values, not n·d = ${n * d}`);
+  }
+  if (targets.length !== n * labels) throw new RangeError(`VOGN: ${targets.length} targets for ${n} rows of ${labels}`);
+  const c = labels;
+  return fitVogn(features, n, d, c, opts, (i, z, r, v, ggn) => {
+    let loss = 0;
+    for (let q = 0; q < c; q++) {
+      const zq = z[q] as number;
+      const on = targets[i * c + q] !== 0 ? 1 : 0;
+      loss += softplus(zq) - on * zq;
+      const pq = 1 / (1 + Math.exp(-zq));
+      const rq = pq - on;
+      r[q] = rq;
+      v[q] = ggn ? pq * (1 - pq) : rq * rq;
+    }
+    return loss;
   });
+}
+
+/**
+ * Per-label log-probabilities of "on" under the sigmoid head's posterior: T
+ * weight draws shared by all items, then log-sigmoid.
+ *
+ * @param features [n, D]
+ * @param head the fitted head (`classes` read as L)
+ * @param samples T
+ * @param rng source of the weight noise
+ * @returns log σ(z), [n, T, L]; the caller disposes it
+ * @throws RangeError when the features are not D wide or T < 1
+ */
+export function vognSigmoidHeadLogProbs(
+  features: tf.Tensor2D,
+  head: VognHead,
+  samples: number,
+  rng: Rng,
+): tf.Tensor3D {
+  const { d, classes: c } = head;
+  const [n, width] = features.shape;
+  if (width !== d) throw new RangeError(`vognSigmoidHeadLogProbs: features are ${width} wide, the head expects ${d}`);
+  if (!Number.isInteger(samples) || samples < 1) {
+    throw new RangeError(`vognSigmoidHeadLogProbs: samples must be a positive integer, got ${samples}`);
+  }
+  return tf.tidy(() =>
+    tf.reshape(tf.logSigmoid(sampledLogits(features, head, samples, rng)), [n, samples, c]) as tf.Tensor3D
+  );
 }

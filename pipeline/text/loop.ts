@@ -29,10 +29,9 @@ import { formatDuration, type Progress } from "../progress.ts";
 import { deriveSeed, makeRng, shuffled } from "../rng.ts";
 import { type Codec, makeRunner, type RunnerStats } from "../runner.ts";
 import { floatArray, indicesCodec, jsonCodec, scoredCodec, splitCodec } from "../codecs.ts";
-import { fitVognHead, type VognHead, vognHeadLogProbs } from "../vogn.ts";
+import { fitVognHead, fitVognSigmoidHead, type VognHead, vognHeadLogProbs, vognSigmoidHeadLogProbs } from "../vogn.ts";
 import type { TextExperimentConfig, TextStrategy } from "./config.ts";
 import { encodeFeatures, type HashedBags, hashTexts, pointLogProbs, trainEncoder } from "./encoder.ts";
-import { fitVognSigmoidHead, vognSigmoidHeadLogProbs } from "./vogn_sigmoid.ts";
 
 /** Texts with their tags: multi-hot [N, L] (one-hot for single-label data). */
 export interface TaggedTexts {

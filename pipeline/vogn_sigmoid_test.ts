@@ -1,9 +1,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import { assert, assertEquals } from "../../tests/asserts.ts";
-import { makeRng } from "../rng.ts";
-import type { VognHead } from "../vogn.ts";
-import { fitVognSigmoidHead, vognSigmoidHeadLogProbs } from "./vogn_sigmoid.ts";
+import { assert, assertEquals } from "../tests/asserts.ts";
+import { makeRng } from "./rng.ts";
+import type { VognHead } from "./vogn.ts";
+import { fitVognSigmoidHead, vognSigmoidHeadLogProbs } from "./vogn.ts";
 
 tf.enableProdMode();
 await tf.setBackend("cpu");
