@@ -115,6 +115,36 @@ export function galCnn(
 }
 
 /**
+ * A small CNN for small colour images (the CIFAR-10 examples): two conv +
+ * max-pool blocks (32 and 64 3x3 filters), dropout 0.25, a dense ReLU layer
+ * of 128 with dropout 0.5, and a linear output. It trains at a few hundred
+ * images/s on 2 CPU cores.
+ *
+ * @param classes output classes
+ * @param inputShape [H, W, C] (default [32, 32, 3])
+ * @returns the spec
+ */
+export function smallCnn(
+  classes: number,
+  inputShape: readonly [number, number, number] = [32, 32, 3],
+): NetSpec {
+  return {
+    inputShape: [inputShape[0], inputShape[1], inputShape[2]],
+    layers: [
+      { kind: "conv2d", filters: 32, kernel: 3, activation: "relu", padding: "valid" },
+      { kind: "maxPool", size: 2 },
+      { kind: "conv2d", filters: 64, kernel: 3, activation: "relu", padding: "valid" },
+      { kind: "maxPool", size: 2 },
+      { kind: "dropout", rate: 0.25 },
+      { kind: "flatten" },
+      { kind: "dense", units: 128, activation: "relu" },
+      { kind: "dropout", rate: 0.5 },
+      { kind: "dense", units: classes, activation: "linear" },
+    ],
+  };
+}
+
+/**
  * The Bayesian settings of a layer, or undefined for a deterministic one.
  *
  * @param layer the layer

@@ -20,28 +20,12 @@ import {
   experiment,
   maxEntropy,
   mcDropout,
-  type NetSpec,
   random,
+  smallCnn,
   strategy,
   topK,
   variationRatios,
 } from "../mod.ts";
-
-/** A small CNN for 32x32 colour images: two conv blocks, one hidden dense layer, dropout for MC dropout. */
-const smallCnn: NetSpec = {
-  inputShape: [32, 32, 3],
-  layers: [
-    { kind: "conv2d", filters: 32, kernel: 3, activation: "relu", padding: "valid" },
-    { kind: "maxPool", size: 2 },
-    { kind: "conv2d", filters: 64, kernel: 3, activation: "relu", padding: "valid" },
-    { kind: "maxPool", size: 2 },
-    { kind: "dropout", rate: 0.25 },
-    { kind: "flatten" },
-    { kind: "dense", units: 128, activation: "relu" },
-    { kind: "dropout", rate: 0.5 },
-    { kind: "dense", units: 10, activation: "linear" },
-  ],
-};
 
 const ensemble = deepEnsemble({ members: 5 });
 const mc = mcDropout({ samples: 20 });
@@ -59,7 +43,7 @@ export default experiment({
   description: "Beluch et al. 2018 on CIFAR-10: deep ensemble (5) vs MC dropout vs a single net vs random, " +
     "acquisition by variation ratios and entropy.",
   dataset: "cifar10",
-  model: smallCnn,
+  model: smallCnn(10),
   initialPerClass: 10,
   strategies: strategies(100),
   rounds: 2,

@@ -22,29 +22,13 @@ import {
   experiment,
   margin,
   maxEntropy,
-  type NetSpec,
   random,
+  smallCnn,
   strategy,
   topK,
   topU,
   vognHead,
 } from "../mod.ts";
-
-/** The small CNN of `cifar-ensemble.ts`. */
-const smallCnn: NetSpec = {
-  inputShape: [32, 32, 3],
-  layers: [
-    { kind: "conv2d", filters: 32, kernel: 3, activation: "relu", padding: "valid" },
-    { kind: "maxPool", size: 2 },
-    { kind: "conv2d", filters: 64, kernel: 3, activation: "relu", padding: "valid" },
-    { kind: "maxPool", size: 2 },
-    { kind: "dropout", rate: 0.25 },
-    { kind: "flatten" },
-    { kind: "dense", units: 128, activation: "relu" },
-    { kind: "dropout", rate: 0.5 },
-    { kind: "dense", units: 10, activation: "linear" },
-  ],
-};
 
 const vogn = vognHead({ samples: 10 });
 const strategies = (k: number) => [
@@ -60,7 +44,7 @@ export default experiment({
   description: "The VOGN talk's procedure on CIFAR-10: initial subsample, a second one chosen by Bayesian " +
     "(VOGN head, top-u entropy over N=10) or non-Bayesian (entropy, difference) uncertainty, continued training.",
   dataset: "cifar10",
-  model: smallCnn,
+  model: smallCnn(10),
   initialPerClass: 50,
   strategies: strategies(500),
   rounds: 1,
