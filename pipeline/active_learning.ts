@@ -17,7 +17,7 @@ import { formatDuration, type Progress } from "./progress.ts";
 import type { RoundRecord } from "./results.ts";
 import { type Codec, makeRunner, type RunnerStats } from "./runner.ts";
 import { indicesCodec, jsonCodec, pseudoCodec, scoredCodec, splitCodec } from "./codecs.ts";
-import type { LabelledImages, Metrics, Scored } from "./stages.ts";
+import type { LabelledImages, Metrics } from "./stages.ts";
 
 /** An image data set split for AL. */
 export interface AlData {

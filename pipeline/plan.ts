@@ -55,7 +55,15 @@ export interface RunPlan {
   readonly rounds: readonly RoundPlan[];
 }
 
-async function plan<S extends Stage<never, unknown>>(stage: S, inputs: readonly string[]): Promise<Planned<S>> {
+/**
+ * Keys a stage: its name, version, params (with the hash of its user code,
+ * if any) and the keys of its inputs.
+ *
+ * @param stage the stage
+ * @param inputs keys of what it reads
+ * @returns the stage with its key
+ */
+export async function plan<S extends Stage<never, unknown>>(stage: S, inputs: readonly string[]): Promise<Planned<S>> {
   const params = stage.code === undefined ? stage.params : { ...stage.params, code: await sha256HexOfText(stage.code) };
   const key = await stageKey({ name: stage.name, version: stage.version, params, inputs });
   return { stage, inputs, key };

@@ -28,6 +28,7 @@ import { stageKey, type Store } from "../cache/mod.ts";
 import { formatDuration, type Progress } from "../progress.ts";
 import { deriveSeed, makeRng, shuffled } from "../rng.ts";
 import { type Codec, makeRunner, type RunnerStats } from "../runner.ts";
+import { plan, type Planned } from "../plan.ts";
 import { floatArray, indicesCodec, jsonCodec, scoredCodec, splitCodec } from "../codecs.ts";
 import { fitVognHead, fitVognSigmoidHead, type VognHead, vognHeadLogProbs, vognSigmoidHeadLogProbs } from "../vogn.ts";
 import type { TextExperimentConfig, TextStrategy } from "./config.ts";
@@ -417,15 +418,6 @@ const headCodec: Codec<unknown, VognHead> = {
 };
 
 // ---- Plan ----
-
-interface Planned<S> {
-  readonly stage: S;
-  readonly key: string;
-}
-
-async function plan<S extends Stage<never, unknown>>(s: S, inputs: readonly string[]): Promise<Planned<S>> {
-  return { stage: s, key: await stageKey({ name: s.name, version: s.version, params: s.params, inputs }) };
-}
 
 /** The stages of one round with their keys (the last round has no score or acquire). */
 export interface TextRoundPlan {
