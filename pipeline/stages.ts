@@ -373,14 +373,15 @@ export function pseudoLabel(
       attempt(name, () => {
         const meanProbs = scored.meanProbs;
         if (!meanProbs) throw new Error("the score stage kept no predictive distribution (meanProbs)");
-        const out = def.select({ candidates: scored.candidates, meanProbs, acquired: new Set(acquired), round });
+        const taken = new Set(acquired);
+        const out = def.select({ candidates: scored.candidates, meanProbs, acquired: taken, round });
         if (out.indices.length !== out.labels.length) {
           throw new Error(`returned ${out.indices.length} items but ${out.labels.length} labels`);
         }
         const allowed = new Set(scored.candidates);
         const seen = new Set<number>();
         out.indices.forEach((i, k) => {
-          if (!allowed.has(i) || acquired.includes(i)) {
+          if (!allowed.has(i) || taken.has(i)) {
             throw new Error(`pseudo-labelled item ${i}, which is not an unacquired scored candidate`);
           }
           if (seen.has(i)) throw new Error(`pseudo-labelled item ${i} twice`);
