@@ -1,32 +1,62 @@
 /**
- * `deno task bench`: throughput of the Gal MNIST CNN on the selected backend
- * (training, eval-mode forward, MC-dropout scoring) and of the wasm gradient
- * kernels, each against a baseline measured in the same process. Prints a
- * markdown table and writes `results/bench/<date>.json`.
+ * `deno task bench`: speed and memory of the tensor work of an AL experiment,
+ * for the Gal MNIST CNN and the CIFAR small CNN at batch 128, on the
+ * auto-selected backend with its thread count. Every measure runs in its own
+ * child process (its own backend, threads and peak RSS), and each is set
+ * against a baseline measured in the same run:
  *
- * Flags: `--backend <name>` (default auto), `--quick` (fewer repetitions, a
- * 10,000-item pool instead of 60,000 for memory, 2,000 for acquisition),
- * `--only train,forward,posteriors,acquire,kernels`.
+ * - training, eval forward, MC-dropout forward and an AL round: against the
+ *   same work on one wasm thread, and training also against the stock wasm
+ *   kernels; where `python3` has PyTorch, against PyTorch on the same nets
+ *   (bench/torch_reference.py) with as many threads as ours;
+ * - pool scoring (BALD, T = 100): last-layer-only sampling and shared conv
+ *   features against full-net MC (T complete passes), and the peak RSS of
+ *   scoring a pool against one 4x larger;
+ * - a cached rerun of a shortened default example against its first run.
+ *
+ * Prints a markdown table (stdout) and writes `results/bench/<date>.json` and
+ * `.md`. Flags: `--backend <name>` (default auto), `--quick` (small sizes),
+ * `--only train,forward,pool,round,cache,torch` (default all of these), and
+ * the older sections `posteriors`, `acquire`, `kernels`, run only when named.
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import * as tf from "@tensorflow/tfjs-core";
-import { galCnn } from "../dsl/model.ts";
 import { parseBackend, selectBackend } from "../pipeline/backend.ts";
 import { registerWasmGradKernels, restoreWasmKernels } from "../pipeline/kernels/mod.ts";
 import { benchWasmGradKernels } from "../pipeline/kernels/wasm_grad_bench.ts";
-import { applyLayers, createNet, disposeNet, features, mcLogProbs } from "../pipeline/net.ts";
-import { makeRng } from "../pipeline/rng.ts";
-import { trainNet } from "../pipeline/train.ts";
 import { benchAcquisition } from "./acquire_bench.ts";
-import { benchPosteriors } from "./posterior_bench.ts";
+import { benchPosteriors, type BenchRow } from "./posterior_bench.ts";
+import {
+  alRound,
+  evalPass,
+  forwardRate,
+  fullNetMc,
+  lastLayerOnly,
+  mcPass,
+  type ModelName,
+  models,
+  peakRssMiB,
+  poolScoringRate,
+  sizes,
+  T,
+  trainingRate,
+} from "./sections.ts";
+import { benchCachedRerun } from "./cache_bench.ts";
+import type { Net } from "../pipeline/net.ts";
+import { mcDropoutPosterior, type Posterior } from "../pipeline/posterior.ts";
 
-interface Row {
-  readonly what: string;
-  readonly value: number;
-  readonly unit: string;
-  readonly baseline?: { readonly what: string; readonly value: number };
+/** What one child measured. */
+interface ChildResult {
+  readonly values: Record<string, number>;
+  readonly peakRssMiB: number;
+  readonly backend: string;
+  readonly threads: number;
+}
+
+/** One row of the table. */
+interface Row extends BenchRow {
+  readonly peakRssMiB?: number;
 }
 
 const args = parseArgs({
@@ -35,6 +65,10 @@ const args = parseArgs({
     backend: { type: "string", default: "auto" },
     quick: { type: "boolean", default: false },
     only: { type: "string" },
+    child: { type: "string" },
+    model: { type: "string", default: "gal" },
+    pool: { type: "string" },
+    stock: { type: "boolean", default: false },
   },
 });
 const requested = parseBackend(args.values.backend ?? "auto");
@@ -43,173 +77,320 @@ if (requested.startsWith("--")) {
   Deno.exit(2);
 }
 const quick = args.values.quick ?? false;
-const info = await selectBackend(requested as Parameters<typeof selectBackend>[0]);
-console.error(`bench: backend ${info.name}, ${info.threads} thread(s)`);
+const size = quick ? sizes.quick : sizes.full;
+const log = (m: string) => console.error(`bench: ${m}`);
 
-const BATCH = 128;
-const spec = galCnn(10, [28, 28, 1]);
-const rng = makeRng(1);
-
-function randomImages(n: number): tf.Tensor4D {
-  return tf.randomUniform([n, 28, 28, 1], 0, 1, "float32", 7) as tf.Tensor4D;
+if (args.values.child !== undefined) {
+  await runChild(args.values.child);
+} else {
+  await runParent();
 }
 
-/** Training images/s: `batches` steps of batch 128 after one warm-up step. */
-async function trainingRate(batches: number): Promise<number> {
-  const net = createNet(spec, 1);
-  const n = BATCH * batches;
-  const x = randomImages(n);
-  const y = Int32Array.from({ length: n }, (_, i) => i % 10);
-  try {
-    // Warm-up: one step compiles kernels and allocates.
-    const warm = tf.slice(x, [0, 0, 0, 0], [BATCH, 28, 28, 1]);
-    await trainNet(net, warm, y.subarray(0, BATCH), 10, {
-      epochs: 1,
-      batchSize: BATCH,
-      learningRate: 1e-3,
-      weightDecay: 0,
-      seed: 1,
-    });
-    warm.dispose();
-    const report = await trainNet(net, x, y, 10, {
-      epochs: 1,
-      batchSize: BATCH,
-      learningRate: 1e-3,
-      weightDecay: 0,
-      seed: 2,
-    });
-    return report.imagesPerSecond;
-  } finally {
-    x.dispose();
-    disposeNet(net);
-  }
-}
-
-/** Images/s of `run` on `batches` batches of 128, after a warm-up batch. */
-async function forwardRate(batches: number, run: (x: tf.Tensor4D) => tf.Tensor): Promise<number> {
-  const x = randomImages(BATCH);
-  try {
-    const warm = run(x);
-    await warm.data();
-    warm.dispose();
-    const start = performance.now();
-    for (let i = 0; i < batches; i++) {
-      const out = run(x);
-      await out.data();
-      out.dispose();
+/** Runs one measure in this (child) process and prints its result as the last stdout line. */
+async function runChild(section: string): Promise<void> {
+  const info = await selectBackend(requested as Parameters<typeof selectBackend>[0], () => {});
+  if (args.values.stock) restoreWasmKernels();
+  else if (info.name === "wasm") registerWasmGradKernels();
+  const model = models[args.values.model as ModelName];
+  if (model === undefined) throw new Error(`--model: unknown model "${args.values.model}"`);
+  const spec = model.spec;
+  const values: Record<string, number> = {};
+  const pool = Number(args.values.pool ?? size.pool);
+  switch (section) {
+    case "train":
+      values.imagesPerSecond = await trainingRate(spec, size.batches);
+      break;
+    case "forward":
+      values.eval = await forwardRate(spec, size.batches, evalPass);
+      values.mc = await forwardRate(spec, size.batches, mcPass());
+      break;
+    case "pool-full":
+      values.itemsPerSecond = await poolScoringRate(spec, size.fullNetItems, (net) => fullNetMc(net, T), log);
+      break;
+    case "pool-shared":
+      values.itemsPerSecond = await poolScoringRate(spec, pool, (net) => mcDropoutPosteriorOf(net), log);
+      break;
+    case "pool-last":
+      values.itemsPerSecond = await poolScoringRate(lastLayerOnly(spec), pool, (net) => mcDropoutPosteriorOf(net), log);
+      break;
+    case "round": {
+      const r = await alRound(spec, size, log);
+      values.train = r.train;
+      values.score = r.score;
+      break;
     }
-    return (BATCH * batches) / ((performance.now() - start) / 1000);
-  } finally {
-    x.dispose();
+    case "cache": {
+      const r = await benchCachedRerun(quick, log);
+      Object.assign(values, r);
+      break;
+    }
+    default:
+      throw new Error(`unknown bench section "${section}"`);
   }
+  const result: ChildResult = { values, peakRssMiB: peakRssMiB(), backend: info.name, threads: info.threads };
+  console.log(JSON.stringify(result));
 }
 
-const rows: Row[] = [];
-const reps = quick ? 2 : 6;
-const only = args.values.only;
-const want = (section: string) => only === undefined || only.split(",").includes(section);
-
-if (want("train") && info.name === "wasm") {
-  restoreWasmKernels();
-  const stock = await trainingRate(Math.max(1, reps / 2));
-  registerWasmGradKernels();
-  const ours = await trainingRate(reps);
-  rows.push({
-    what: "train Gal CNN, batch 128",
-    value: ours,
-    unit: "images/s",
-    baseline: { what: "stock wasm kernels + our filter grad", value: stock },
-  });
-} else if (want("train")) {
-  rows.push({ what: "train Gal CNN, batch 128", value: await trainingRate(reps), unit: "images/s" });
+/** The MC-dropout posterior of the pool measures: T samples, consistent masks (as BatchBALD needs). */
+function mcDropoutPosteriorOf(net: Net): Posterior {
+  return mcDropoutPosterior(net, T, 11);
 }
 
-if (want("forward")) {
-  const net = createNet(spec, 1);
-  const evalRate = await forwardRate(
-    reps,
-    (x) => tf.tidy(() => applyLayers(net, x, 0, spec.layers.length, { kind: "off" })),
-  );
-  rows.push({ what: "forward, eval mode (dropout off)", value: evalRate, unit: "images/s" });
-  const T = 20;
-  const fullMc = await forwardRate(
-    Math.max(1, reps / 2),
-    (x) =>
-      tf.tidy(() =>
-        tf.concat(Array.from({ length: T }, () => applyLayers(net, x, 0, spec.layers.length, { kind: "sample", rng })))
-      ),
-  );
-  const sharedMc = await forwardRate(reps, (x) =>
-    tf.tidy(() => {
-      const f = features(net, x);
-      return mcLogProbs(net, f, T, rng);
-    }));
-  rows.push({
-    what: `MC dropout, T=${T}, conv features shared`,
-    value: sharedMc,
-    unit: "images/s",
-    baseline: { what: `T full forward passes`, value: fullMc },
-  });
-  disposeNet(net);
+/** Runs a section in a child process; `threads` sets DBAL_WASM_THREADS there. */
+async function child(
+  section: string,
+  opts: { model?: ModelName; threads?: number; pool?: number; stock?: boolean } = {},
+): Promise<ChildResult> {
+  const flags = [`--child=${section}`, `--model=${opts.model ?? "gal"}`, `--backend=${requested}`];
+  if (quick) flags.push("--quick");
+  if (opts.pool !== undefined) flags.push(`--pool=${opts.pool}`);
+  if (opts.stock) flags.push("--stock");
+  const env: Record<string, string> = {};
+  if (opts.threads !== undefined) env.DBAL_WASM_THREADS = String(opts.threads);
+  const what = `${section} ${opts.model ?? "gal"}${opts.threads ? `, ${opts.threads} thread(s)` : ""}${
+    opts.stock ? ", stock kernels" : ""
+  }${opts.pool ? `, pool ${opts.pool}` : ""}`;
+  log(`${what} ...`);
+  const start = performance.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", import.meta.filename ?? "bench/bench.ts", ...flags],
+    env,
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (out.code !== 0) throw new Error(`bench child "${what}" failed (exit ${out.code})`);
+  const result = JSON.parse(text.split("\n").at(-1) as string) as ChildResult;
+  log(`${what}: ${JSON.stringify(result.values)} in ${((performance.now() - start) / 1000).toFixed(0)} s`);
+  return result;
 }
 
-if (want("posteriors")) {
-  rows.push(
-    ...(await benchPosteriors({
-      samples: 100,
-      batches: quick ? 1 : 3,
-      pool: quick ? 10_000 : 60_000,
-      log: (m) => console.error(`bench: ${m}`),
-    })),
-  );
-}
-
-if (want("acquire")) {
-  rows.push(
-    ...(await benchAcquisition({
-      samples: 100,
-      pool: quick ? 2_000 : 10_000,
-      batch: 10,
-      log: (m) => console.error(`bench: ${m}`),
-    })),
-  );
-}
-
-if (want("kernels") && info.name === "wasm") {
-  for (const k of await benchWasmGradKernels(quick ? { reps: 2 } : {})) {
-    rows.push({
-      what: `kernel ${k.kernel}, ${k.case}`,
-      value: k.oursMs,
-      unit: "ms/call",
-      baseline: { what: k.baseline, value: k.baselineMs },
-    });
+/** PyTorch on the same nets, where `python3` has it; undefined otherwise. */
+async function torchReference(threads: number): Promise<
+  | {
+    torch: string;
+    threads: number;
+    gal: { train: number; forward: number };
+    cifar: { train: number; forward: number };
   }
+  | undefined
+> {
+  for (const python of ["python3", "/usr/bin/python3"]) {
+    try {
+      const out = await new Deno.Command(python, {
+        args: [
+          new URL("./torch_reference.py", import.meta.url).pathname,
+          "--threads",
+          String(threads),
+          "--batches",
+          String(size.batches),
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (out.code === 0) return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) as string);
+    } catch { /* no such interpreter */ }
+  }
+  return undefined;
 }
 
-const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v.toPrecision(3));
-const table = [
-  `Backend ${info.name}, ${info.threads} thread(s), Deno ${Deno.version.deno}, ${new Date().toISOString()}`,
-  "",
-  "| measure | value | unit | baseline (same run) | baseline value | ratio |",
-  "| --- | ---: | --- | --- | ---: | ---: |",
-  ...rows.map((r) => {
-    const ratio = r.baseline
-      ? (r.unit === "ms/call" ? r.baseline.value / r.value : r.value / r.baseline.value).toFixed(
-        2,
-      ) +
-        "x"
-      : "";
-    return `| ${r.what} | ${fmt(r.value)} | ${r.unit} | ${r.baseline?.what ?? ""} | ${
-      r.baseline ? fmt(r.baseline.value) : ""
-    } | ${ratio} |`;
-  }),
-  "",
-  `RSS of the process at the end: ${(Deno.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB.`,
-];
-console.log(table.join("\n"));
-await Deno.mkdir("results/bench", { recursive: true });
-const date = new Date().toISOString().slice(0, 10);
-await Deno.writeTextFile(
-  `results/bench/${date}${only ? `-${only.replaceAll(",", "-")}` : ""}.json`,
-  JSON.stringify({ date: new Date().toISOString(), backend: info.name, threads: info.threads, rows }, null, 2) + "\n",
-);
+async function runParent(): Promise<void> {
+  const info = await selectBackend(requested as Parameters<typeof selectBackend>[0]);
+  log(`backend ${info.name}, ${info.threads} thread(s)${quick ? ", quick sizes" : ""}`);
+  const only = args.values.only?.split(",");
+  const defaults = ["train", "forward", "pool", "round", "cache", "torch"];
+  const want = (s: string) => only === undefined ? defaults.includes(s) : only.includes(s);
+  const wasm = info.name === "wasm";
+  const rows: Row[] = [];
+  const single = wasm && info.threads > 1;
+
+  const torch = want("torch") ? await torchReference(info.threads) : undefined;
+  if (want("torch") && torch === undefined) log("PyTorch not found (python3 -c 'import torch'): its rows are left out");
+  const torchRow = (what: string, value: number, unit: string) =>
+    rows.push({ what: `${what}: PyTorch ${torch?.torch}, ${torch?.threads} thread(s) (reference)`, value, unit });
+
+  for (const m of ["gal", "cifar"] as const) {
+    const label = models[m].label;
+    if (want("train")) {
+      const ours = await child("train", { model: m });
+      const one = single ? await child("train", { model: m, threads: 1 }) : undefined;
+      const stock = wasm ? await child("train", { model: m, stock: true }) : undefined;
+      const v = ours.values.imagesPerSecond as number;
+      if (torch) {
+        rows.push({
+          what: `${label}: training, batch 128`,
+          value: v,
+          unit: "images/s",
+          baseline: { what: `PyTorch ${torch.torch}, ${torch.threads} threads`, value: torch[m].train },
+          peakRssMiB: ours.peakRssMiB,
+        });
+      }
+      if (one) {
+        rows.push({
+          what: `${label}: training, batch 128`,
+          value: v,
+          unit: "images/s",
+          baseline: { what: "same, 1 wasm thread", value: one.values.imagesPerSecond as number },
+          peakRssMiB: ours.peakRssMiB,
+        });
+      }
+      if (stock) {
+        rows.push({
+          what: `${label}: training, batch 128`,
+          value: v,
+          unit: "images/s",
+          baseline: {
+            what: "stock wasm kernels (+ our filter grad), same threads",
+            value: stock.values.imagesPerSecond as number,
+          },
+          peakRssMiB: ours.peakRssMiB,
+        });
+      }
+      if (!torch && !one && !stock) {
+        rows.push({ what: `${label}: training, batch 128`, value: v, unit: "images/s", peakRssMiB: ours.peakRssMiB });
+      }
+    }
+    if (want("forward")) {
+      const ours = await child("forward", { model: m });
+      const one = single ? await child("forward", { model: m, threads: 1 }) : undefined;
+      const ev = ours.values.eval as number, mc = ours.values.mc as number;
+      if (torch) {
+        rows.push({
+          what: `${label}: forward, eval mode`,
+          value: ev,
+          unit: "images/s",
+          baseline: { what: `PyTorch ${torch.torch}, ${torch.threads} threads`, value: torch[m].forward },
+          peakRssMiB: ours.peakRssMiB,
+        });
+      }
+      rows.push({
+        what: `${label}: forward, eval mode`,
+        value: ev,
+        unit: "images/s",
+        ...(one ? { baseline: { what: "same, 1 wasm thread", value: one.values.eval as number } } : {}),
+        peakRssMiB: ours.peakRssMiB,
+      });
+      rows.push({
+        what: `${label}: MC-dropout forward (one sample per image, dropout on)`,
+        value: mc,
+        unit: "images/s",
+        ...(one ? { baseline: { what: "same, 1 wasm thread", value: one.values.mc as number } } : {}),
+        peakRssMiB: ours.peakRssMiB,
+      });
+    }
+    if (want("pool")) {
+      const full = await child("pool-full", { model: m });
+      const shared = await child("pool-shared", { model: m });
+      const last = await child("pool-last", { model: m });
+      const big = await child("pool-last", { model: m, pool: 4 * size.pool });
+      const baseline = {
+        what: `full-net MC: ${T} complete passes (${size.fullNetItems} items, extrapolated)`,
+        value: full.values.itemsPerSecond as number,
+      };
+      rows.push({
+        what: `${label}: BALD over ${size.pool} pool items, T=${T}, last-layer-only sampling`,
+        value: last.values.itemsPerSecond as number,
+        unit: "items/s",
+        baseline,
+        peakRssMiB: last.peakRssMiB,
+      });
+      rows.push({
+        what: `${label}: BALD over ${size.pool} pool items, T=${T}, MC dropout with conv features shared`,
+        value: shared.values.itemsPerSecond as number,
+        unit: "items/s",
+        baseline,
+        peakRssMiB: shared.peakRssMiB,
+      });
+      rows.push({
+        what: `${label}: peak RSS scoring ${4 * size.pool} items (last-layer-only, chunks of 256)`,
+        value: big.peakRssMiB,
+        unit: "MiB",
+        baseline: { what: `scoring ${size.pool} items`, value: last.peakRssMiB },
+        peakRssMiB: big.peakRssMiB,
+      });
+    }
+    if (want("round")) {
+      const ours = await child("round", { model: m });
+      const one = single ? await child("round", { model: m, threads: 1 }) : undefined;
+      const secs = (r: ChildResult) => (r.values.train as number) + (r.values.score as number);
+      rows.push({
+        what: `${label}: one AL round: train ${size.roundLabels} labels x ${size.roundEpochs} epochs (${
+          (ours.values.train as number).toFixed(1)
+        } s) + BALD over ${size.pool} items, T=20 (${(ours.values.score as number).toFixed(1)} s)`,
+        value: secs(ours),
+        unit: "s",
+        ...(one ? { baseline: { what: "same, 1 wasm thread", value: secs(one) } } : {}),
+        peakRssMiB: ours.peakRssMiB,
+      });
+    }
+  }
+  if (want("cache")) {
+    const r = await child("cache");
+    if (r.values.skipped) {
+      rows.push({ what: "cached rerun: skipped (no MNIST files; set DBAL_DATA)", value: NaN, unit: "" });
+    } else {
+      rows.push({
+        what: `cached rerun of examples/mnist-bald.ts shortened (${r.values.runs} runs, ${r.values.rounds} rounds)`,
+        value: r.values.rerun as number,
+        unit: "s",
+        baseline: { what: "its first run, empty cache", value: r.values.first as number },
+        peakRssMiB: r.peakRssMiB,
+      });
+    }
+  }
+  if (only?.includes("posteriors")) {
+    rows.push(...(await benchPosteriors({ samples: T, batches: quick ? 1 : 3, pool: size.pool, log })));
+  }
+  if (only?.includes("acquire")) {
+    rows.push(...(await benchAcquisition({ samples: T, pool: size.pool, batch: 10, log })));
+  }
+  if (only?.includes("kernels") && wasm) {
+    for (const k of await benchWasmGradKernels(quick ? { reps: 2 } : {})) {
+      rows.push({
+        what: `kernel ${k.kernel}, ${k.case}`,
+        value: k.oursMs,
+        unit: "ms/call",
+        baseline: { what: k.baseline, value: k.baselineMs },
+      });
+    }
+  }
+  const lowerIsBetter = (r: Row) => r.unit === "ms/call" || r.unit === "s" || r.unit === "MiB";
+  const ratio = (r: Row) =>
+    r.baseline ? (lowerIsBetter(r) ? r.baseline.value / r.value : r.value / r.baseline.value) : undefined;
+  const fmt = (v: number) => (Number.isNaN(v) ? "" : v >= 100 ? v.toFixed(0) : v.toPrecision(3));
+  const header = `Backend ${info.name}, ${info.threads} thread(s), Deno ${Deno.version.deno}, ${
+    new Date().toISOString()
+  }${quick ? ", --quick sizes" : ""}`;
+  const table = [
+    header,
+    "",
+    "Ratio: how many times better than the baseline (for s and MiB, baseline / value; otherwise value / baseline).",
+    "",
+    "| measure | value | unit | baseline (same run) | baseline value | ratio | peak RSS (MiB) |",
+    "| --- | ---: | --- | --- | ---: | ---: | ---: |",
+    ...rows.map((r) => {
+      const x = ratio(r);
+      return `| ${r.what} | ${fmt(r.value)} | ${r.unit} | ${r.baseline?.what ?? ""} | ${
+        r.baseline ? fmt(r.baseline.value) : ""
+      } | ${x === undefined ? "" : `${x.toFixed(2)}x`} | ${
+        r.peakRssMiB === undefined ? "" : r.peakRssMiB.toFixed(0)
+      } |`;
+    }),
+  ].join("\n");
+  console.log(table);
+  await Deno.mkdir("results/bench", { recursive: true });
+  const date = new Date().toISOString().slice(0, 10);
+  const stem = `results/bench/${date}${only ? `-${only.join("-")}` : ""}${quick ? "-quick" : ""}`;
+  const json = {
+    date: new Date().toISOString(),
+    backend: info.name,
+    threads: info.threads,
+    deno: Deno.version.deno,
+    quick,
+    sizes: size,
+    rows: rows.map((r) => ({ ...r, ratio: ratio(r) })),
+  };
+  await Deno.writeTextFile(`${stem}.json`, JSON.stringify(json, null, 2) + "\n");
+  await Deno.writeTextFile(`${stem}.md`, table + "\n");
+  log(`wrote ${stem}.json and ${stem}.md`);
+}

@@ -1,6 +1,7 @@
 /**
  * Chooses the tensor backend. `auto` prefers native TensorFlow (its binding
- * must load), then WebAssembly with our gradient kernels, and falls back to
+ * must load), then WebAssembly with our gradient kernels (multithreaded: one
+ * thread per logical core, or `DBAL_WASM_THREADS`), and falls back to
  * the pure-JS `cpu` backend only with a loud warning (it trains about 500x
  * slower than wasm here).
  *
@@ -13,6 +14,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-layers";
 import * as wasm from "@tensorflow/tfjs-backend-wasm";
 import { registerWasmGradKernels } from "./kernels/mod.ts";
+import { setWasmBackendThreaded, wasmThreadRequest } from "./wasm_threads.ts";
 
 /** Backends a user can ask for. */
 export const backendNames = ["auto", "tensorflow", "wasm", "webgpu", "cpu"] as const;
@@ -66,6 +68,20 @@ async function tryNative(notes: string[], onlyIfInstalled: boolean): Promise<boo
 }
 
 async function tryWasm(notes: string[]): Promise<boolean> {
+  const threads = wasmThreadRequest(Deno.env.get("DBAL_WASM_THREADS"), navigatorThreads());
+  if (threads > 1) {
+    try {
+      if (await setWasmBackendThreaded(threads)) {
+        registerWasmGradKernels();
+        return true;
+      }
+      notes.push(`wasm: the threaded build did not initialise with ${threads} threads`);
+    } catch (e) {
+      notes.push(`wasm: the threaded build failed (${(e as Error).message}); using one thread`);
+    }
+    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+    wasm.setThreadsCount(1);
+  }
   try {
     if (await tf.setBackend("wasm")) {
       registerWasmGradKernels();
