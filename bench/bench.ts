@@ -206,8 +206,6 @@ async function runParent(): Promise<void> {
 
   const torch = want("torch") ? await torchReference(info.threads) : undefined;
   if (want("torch") && torch === undefined) log("PyTorch not found (python3 -c 'import torch'): its rows are left out");
-  const torchRow = (what: string, value: number, unit: string) =>
-    rows.push({ what: `${what}: PyTorch ${torch?.torch}, ${torch?.threads} thread(s) (reference)`, value, unit });
 
   for (const m of ["gal", "cifar"] as const) {
     const label = models[m].label;

@@ -19,6 +19,11 @@
  *   in/out channels swapped.
  * - `BatchMatMul` with transposeA/transposeB: explicit Transpose of the last
  *   two axes followed by the ORIGINAL (stock) non-transposed wasm kernel.
+ * - `MaxPoolGrad` for non-overlapping windows, and `Sum` over all axes but
+ *   the last (bias gradients): one pass in JS over views of the wasm heap
+ *   (see makeMaxPoolGrad, makeBiasSum).
+ * - `Identity`, and `Cast` to the same dtype: share the input's data instead
+ *   of copying it.
  *
  * All kernels are implemented by calling other registered wasm kernel
  * functions directly with the backend (not through tf ops), so nothing goes
@@ -47,6 +52,10 @@ const BACKEND = "wasm";
 const CONV2D_BACKPROP_FILTER = "Conv2DBackpropFilter";
 const CONV2D_BACKPROP_INPUT = "Conv2DBackpropInput";
 const BATCH_MAT_MUL = "BatchMatMul";
+const MAX_POOL_GRAD = "MaxPoolGrad";
+const SUM = "Sum";
+const CAST = "Cast";
+const IDENTITY = "Identity";
 
 /** Options of {@link registerWasmGradKernels}. */
 export interface WasmGradOptions {
@@ -54,6 +63,12 @@ export interface WasmGradOptions {
   fastInputGrad?: boolean;
   /** Replace `BatchMatMul` by the transpose-then-multiply wrapper (default true). */
   fastTransposedMatMul?: boolean;
+  /** Replace the stock `MaxPoolGrad` for non-overlapping windows (default true). */
+  fastMaxPoolGrad?: boolean;
+  /** Replace the stock `Sum` over every axis but the last (bias gradients; default true). */
+  fastBiasSum?: boolean;
+  /** Make `Identity` and a `Cast` to the same dtype share their input instead of copying it (default true). */
+  shareCopies?: boolean;
 }
 
 /** Which of our kernels are currently registered for the wasm backend. */
@@ -61,6 +76,9 @@ export interface WasmGradStatus {
   conv2DBackpropFilter: boolean;
   fastInputGrad: boolean;
   fastTransposedMatMul: boolean;
+  fastMaxPoolGrad: boolean;
+  fastBiasSum: boolean;
+  shareCopies: boolean;
 }
 
 /** The part of the wasm backend the kernels need. */
@@ -128,6 +146,13 @@ class Scope {
         `wasm_grad: kernel '${config.kernelName}' returned several outputs`,
       );
     }
+    this.made.push(out);
+    return out;
+  }
+
+  /** Makes a float32 output of `shape` whose disposal this scope takes over. */
+  output(shape: number[]): TensorInfo {
+    const out = (this.backend as unknown as HeapBackend).makeOutput(shape, "float32");
     this.made.push(out);
     return out;
   }
@@ -278,9 +303,9 @@ const conv2DBackpropFilterFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   const right = Math.max(0, (wo - 1) * sw + kw - w - left);
   return withScope(backend as DisposingBackend, (s) => {
     // [N,H,W,Ci] -> [Ci,H,W,N]
-    const xT = s.run("Transpose", { x }, { perm: [3, 1, 2, 0] });
+    const xT = swapBatchAndChannels(s, x);
     // [N,Ho,Wo,Co] -> [Ho,Wo,N,Co]
-    const dyT = s.run("Transpose", { x: dy }, { perm: [1, 2, 0, 3] });
+    const dyT = batchToThird(s, dy);
     const pad: ExplicitPad = [[0, 0], [top, bottom], [left, right], [0, 0]];
     // [Ci, H+top+bottom-(ho-1)*sh, W+left+right-(wo-1)*sw, Co]
     let r = s.run("Conv2D", { x: xT, filter: dyT }, {
@@ -299,6 +324,47 @@ const conv2DBackpropFilterFunc: KernelFunc = ({ inputs, backend, attrs }) => {
     return s.run("Transpose", { x: r }, { perm: [1, 2, 0, 3] });
   });
 };
+
+/**
+ * [N,H,W,C] -> [C,H,W,N] in JS over views of the wasm heap: for each pixel
+ * (h, w), an N x C block becomes a C x N block, so reads and writes stay
+ * within a few kilobytes. The stock wasm Transpose takes about 3x as long on
+ * conv2 of the Gal CNN.
+ */
+function swapBatchAndChannels(s: Scope, x: TensorInfo): TensorInfo {
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const out = s.output([c, h, w, n]);
+  const heap = s.backend as unknown as HeapBackend;
+  const X = heap.typedArrayFromHeap(x);
+  const O = heap.typedArrayFromHeap(out);
+  const pixels = h * w;
+  const inBatch = pixels * c, outChannel = pixels * n;
+  for (let p = 0; p < pixels; p++) {
+    for (let ch = 0; ch < c; ch++) {
+      let src = p * c + ch;
+      let dst = ch * outChannel + p * n;
+      for (let b = 0; b < n; b++, src += inBatch) O[dst++] = X[src] as number;
+    }
+  }
+  return out;
+}
+
+/** [N,H,W,C] -> [H,W,N,C] in JS over views of the wasm heap: contiguous runs of C values move whole. */
+function batchToThird(s: Scope, x: TensorInfo): TensorInfo {
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const out = s.output([h, w, n, c]);
+  const heap = s.backend as unknown as HeapBackend;
+  const X = heap.typedArrayFromHeap(x);
+  const O = heap.typedArrayFromHeap(out);
+  const pixels = h * w;
+  for (let b = 0; b < n; b++) {
+    for (let p = 0; p < pixels; p++) {
+      const src = (b * pixels + p) * c;
+      O.set(X.subarray(src, src + c), (p * n + b) * c);
+    }
+  }
+  return out;
+}
 
 // ---------------------------------------------------------------------------
 // Conv2DBackpropInput.
@@ -426,6 +492,142 @@ function makeFastBatchMatMul(stockConfig: KernelConfig): KernelFunc {
 }
 
 // ---------------------------------------------------------------------------
+// MaxPoolGrad.
+
+/** The part of the wasm backend the max-pool gradient writes through. */
+interface HeapBackend {
+  makeOutput(shape: number[], dtype: "float32"): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array;
+}
+
+/**
+ * Max-pool gradient for non-overlapping windows (filter = stride, no
+ * padding), the pooling of the Gal and CIFAR nets. The stock kernel takes
+ * about as long as a convolution and drops the gradient of every window whose
+ * maximum is negative. This one is a single pass in JS over views of the wasm
+ * heap (no copies): each window's dy goes to its last maximum in row-major
+ * order, as the stock kernel does for positive maxima; rows and columns beyond
+ * the last full window get zeros. Other poolings go to the stock kernel.
+ */
+function makeMaxPoolGrad(stockConfig: KernelConfig): KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { dy, input: x, output: y } = inputs as { dy: TensorInfo; input: TensorInfo; output: TensorInfo };
+    const a = attrs ?? {};
+    const pair = (v: unknown): [number, number] | undefined =>
+      typeof v === "number"
+        ? [v, v]
+        : Array.isArray(v) && v.length === 2
+        ? [v[0] as number, v[1] as number]
+        : undefined;
+    const f = pair(a["filterSize"]);
+    const st = pair(a["strides"]);
+    const pad = a["pad"];
+    const fast = f !== undefined && st !== undefined && f[0] === st[0] && f[1] === st[1] &&
+      (pad === "valid" || pad === 0) && x.shape.length === 4 && dy.dtype === "float32" && x.dtype === "float32" &&
+      y.dtype === "float32";
+    if (!fast) return stockConfig.kernelFunc(args);
+    const [n, h, w, c] = x.shape as [number, number, number, number];
+    const [kh, kw] = f;
+    const ho = Math.floor(h / kh), wo = Math.floor(w / kw);
+    if (!sameShape(dy.shape, [n, ho, wo, c]) || !sameShape(y.shape, [n, ho, wo, c])) {
+      throw new Error(
+        `${MAX_POOL_GRAD} (wasm_grad): dy [${dy.shape}] and output [${y.shape}] must be [${[n, ho, wo, c]}] ` +
+          `for input [${x.shape}] and filter [${f}]`,
+      );
+    }
+    const heap = backend as unknown as HeapBackend;
+    const out = heap.makeOutput([n, h, w, c], "float32");
+    // Views taken after the allocation above: a heap growth would detach older ones.
+    const X = heap.typedArrayFromHeap(x);
+    const Y = heap.typedArrayFromHeap(y);
+    const DY = heap.typedArrayFromHeap(dy);
+    const DX = heap.typedArrayFromHeap(out);
+    DX.fill(0);
+    const rowStride = w * c;
+    for (let b = 0; b < n; b++) {
+      for (let oh = 0; oh < ho; oh++) {
+        const yRow = ((b * ho + oh) * wo) * c;
+        const xTop = (b * h + oh * kh) * rowStride;
+        for (let ow = 0; ow < wo; ow++) {
+          const yBase = yRow + ow * c;
+          const xBase = xTop + ow * kw * c;
+          for (let ch = 0; ch < c; ch++) {
+            const m = Y[yBase + ch] as number;
+            // The last maximum in row-major order: the stock kernel's choice
+            // (tfjs' cpu backend takes the first; either is a subgradient), so
+            // results trained before this kernel existed are reproduced bit for bit.
+            search: for (let i = kh - 1; i >= 0; i--) {
+              let idx = xBase + i * rowStride + (kw - 1) * c + ch;
+              for (let j = kw - 1; j >= 0; j--, idx -= c) {
+                if (X[idx] === m) {
+                  // "+ 0" turns -0 into +0, as the stock kernel writes it.
+                  DX[idx] = (DY[yBase + ch] as number) + 0;
+                  break search;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return out;
+  };
+}
+
+/**
+ * Sum over every axis but the last, the gradient of a bias added to conv or
+ * dense outputs. The stock kernel first transposes the whole tensor so that
+ * the summed axes come last, then sums each row. This one sums in place over
+ * views of the wasm heap, each channel in the same order and in float32 (a
+ * Float32Array accumulator rounds every addition), so its results are the
+ * stock kernel's bit for bit. Only axes given as 0, 1, ..., rank - 2 in that
+ * order qualify (the stock kernel sums other orders in their given order).
+ * Other reductions go to the stock kernel.
+ */
+function makeBiasSum(stockConfig: KernelConfig): KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { x } = inputs as { x: TensorInfo };
+    const rank = x.shape.length;
+    const raw = (attrs ?? {})["axis"];
+    const axes = (Array.isArray(raw) ? raw as number[] : [raw as number]).map((a) => (a < 0 ? a + rank : a));
+    const leading = rank >= 2 && x.dtype === "float32" && axes.length === rank - 1 &&
+      axes.every((a, i) => a === i);
+    if (!leading) return stockConfig.kernelFunc(args);
+    const c = x.shape[rank - 1] as number;
+    const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    const keepDims = (attrs ?? {})["keepDims"] === true;
+    const heap = backend as unknown as HeapBackend;
+    const out = heap.makeOutput(keepDims ? [...x.shape.slice(0, -1).map(() => 1), c] : [c], "float32");
+    const X = heap.typedArrayFromHeap(x);
+    const acc = new Float32Array(c);
+    for (let r = 0, base = 0; r < rows; r++, base += c) {
+      for (let ch = 0; ch < c; ch++) acc[ch] = (acc[ch] as number) + (X[base + ch] as number);
+    }
+    heap.typedArrayFromHeap(out).set(acc);
+    return out;
+  };
+}
+
+/**
+ * `Identity` (which the engine runs to keep every tensor a gradient needs)
+ * and a cast to the dtype the tensor already has (the ReLU gradient casts its
+ * float32 mask to float32) share their input's data, one more reference as
+ * `Reshape` takes and as the cpu backend's `Identity` does, instead of
+ * copying it. Tensors are immutable, so sharing is safe.
+ */
+function makeSharingCopy(stockConfig: KernelConfig): KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const dtype = (args.attrs ?? {})["dtype"];
+    if ((dtype !== undefined && dtype !== x.dtype) || x.dtype === "string") return stockConfig.kernelFunc(args);
+    (args.backend as unknown as { incRef(dataId: DataId): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
+
+// ---------------------------------------------------------------------------
 // Registration.
 
 /** Stock configs as found before our first replacement (undefined: none). */
@@ -466,6 +668,17 @@ function ourConfig(kernelName: string): KernelConfig {
       );
     }
     kernelFunc = makeFastBatchMatMul(stock);
+  } else if (kernelName === MAX_POOL_GRAD) {
+    if (stock === undefined) {
+      throw new Error("wasm_grad: the stock wasm MaxPoolGrad kernel is not registered");
+    }
+    kernelFunc = makeMaxPoolGrad(stock);
+  } else if (kernelName === SUM) {
+    if (stock === undefined) throw new Error("wasm_grad: the stock wasm Sum kernel is not registered");
+    kernelFunc = makeBiasSum(stock);
+  } else if (kernelName === CAST || kernelName === IDENTITY) {
+    if (stock === undefined) throw new Error(`wasm_grad: the stock wasm ${kernelName} kernel is not registered`);
+    kernelFunc = makeSharingCopy(stock);
   } else {
     throw new Error(`wasm_grad: unknown kernel ${kernelName}`);
   }
@@ -508,10 +721,19 @@ export function registerWasmGradKernels(opts: WasmGradOptions = {}): void {
   else uninstall(CONV2D_BACKPROP_INPUT);
   if (fastTransposedMatMul) install(BATCH_MAT_MUL);
   else uninstall(BATCH_MAT_MUL);
+  if (opts.fastMaxPoolGrad ?? true) install(MAX_POOL_GRAD);
+  else uninstall(MAX_POOL_GRAD);
+  if (opts.fastBiasSum ?? true) install(SUM);
+  else uninstall(SUM);
+  for (const k of [CAST, IDENTITY]) {
+    if (opts.shareCopies ?? true) install(k);
+    else uninstall(k);
+  }
 }
 
 /**
- * Puts back the stock wasm `Conv2DBackpropInput` and `BatchMatMul` kernels.
+ * Puts back the stock wasm `Conv2DBackpropInput`, `BatchMatMul`, `MaxPoolGrad`, `Sum`, `Cast` and
+ * `Identity` kernels.
  * `Conv2DBackpropFilter` is LEFT REGISTERED (ours): the stock backend has
  * none, and without it no conv net can be trained on wasm. So after this call
  * the backend is "stock + our Conv2DBackpropFilter" (the benchmark baseline).
@@ -519,6 +741,10 @@ export function registerWasmGradKernels(opts: WasmGradOptions = {}): void {
 export function restoreWasmKernels(): void {
   uninstall(CONV2D_BACKPROP_INPUT);
   uninstall(BATCH_MAT_MUL);
+  uninstall(MAX_POOL_GRAD);
+  uninstall(SUM);
+  uninstall(CAST);
+  uninstall(IDENTITY);
 }
 
 /** Which of this module's kernels are currently registered for wasm. */
@@ -531,6 +757,9 @@ export function wasmGradKernelStatus(): WasmGradStatus {
     conv2DBackpropFilter: ours(CONV2D_BACKPROP_FILTER),
     fastInputGrad: ours(CONV2D_BACKPROP_INPUT),
     fastTransposedMatMul: ours(BATCH_MAT_MUL),
+    fastMaxPoolGrad: ours(MAX_POOL_GRAD),
+    fastBiasSum: ours(SUM),
+    shareCopies: ours(CAST) && ours(IDENTITY),
   };
 }
 

@@ -391,6 +391,9 @@ Deno.test("registration: idempotent, switchable, restorable", async () => {
       conv2DBackpropFilter: true,
       fastInputGrad: true,
       fastTransposedMatMul: true,
+      fastMaxPoolGrad: true,
+      fastBiasSum: true,
+      shareCopies: true,
     });
     assert.notEqual(tf.getKernel("BatchMatMul", "wasm"), stockMatMul);
 
@@ -399,6 +402,9 @@ Deno.test("registration: idempotent, switchable, restorable", async () => {
       conv2DBackpropFilter: true,
       fastInputGrad: true,
       fastTransposedMatMul: false,
+      fastMaxPoolGrad: true,
+      fastBiasSum: true,
+      shareCopies: true,
     });
     assert.equal(tf.getKernel("BatchMatMul", "wasm"), stockMatMul);
 
@@ -408,6 +414,9 @@ Deno.test("registration: idempotent, switchable, restorable", async () => {
       conv2DBackpropFilter: true, // documented: restore keeps it
       fastInputGrad: false,
       fastTransposedMatMul: false,
+      fastMaxPoolGrad: false,
+      fastBiasSum: false,
+      shareCopies: false,
     });
     assert.equal(tf.getKernel("Conv2DBackpropInput", "wasm"), stockInput);
     assert.equal(tf.getKernel("BatchMatMul", "wasm"), stockMatMul);
@@ -421,6 +430,9 @@ Deno.test("registration: idempotent, switchable, restorable", async () => {
     conv2DBackpropFilter: true,
     fastInputGrad: true,
     fastTransposedMatMul: true,
+    fastMaxPoolGrad: true,
+    fastBiasSum: true,
+    shareCopies: true,
   });
 });
 
@@ -483,4 +495,138 @@ Deno.test("unsupported configurations throw errors naming kernel and attribute",
   } finally {
     tf.dispose([x, dy, f]);
   }
+});
+
+// MaxPoolGrad. With many ties (integers in 0..2, as after a ReLU many
+// windows hold equal values), each window's gradient must go to its last
+// maximum in row-major order (the stock kernel's choice), checked against a
+// plain loop written here. On tie-free values ours agrees with the cpu
+// backend, negative maxima included; on non-negative values (as after a
+// ReLU) so does the stock kernel, which drops the gradient of windows with a
+// negative maximum. Overlapping windows and padding fall back to the stock kernel.
+const poolCases: { x: Shape4; filter: number; stride: number; pad: "valid" | "same" }[] = [
+  { x: [3, 22, 22, 5], filter: 2, stride: 2, pad: "valid" },
+  { x: [2, 13, 13, 4], filter: 2, stride: 2, pad: "valid" }, // a row and a column beyond the last window
+  { x: [2, 9, 11, 3], filter: 3, stride: 3, pad: "valid" },
+  { x: [2, 8, 8, 3], filter: 3, stride: 2, pad: "valid" }, // overlapping: stock kernel
+  { x: [2, 7, 7, 3], filter: 2, stride: 2, pad: "same" }, // padded: stock kernel
+];
+
+/** dx of sum(maxPool(x) * dy) for non-overlapping k x k windows: dy to each window's last maximum. */
+function lastMaxPoolGrad(x: Float32Array, shape: Shape4, k: number, dy: Float32Array): Float32Array {
+  const [n, h, w, c] = shape;
+  const ho = Math.floor(h / k), wo = Math.floor(w / k);
+  const dx = new Float32Array(x.length);
+  for (let b = 0; b < n; b++) {
+    for (let oh = 0; oh < ho; oh++) {
+      for (let ow = 0; ow < wo; ow++) {
+        for (let ch = 0; ch < c; ch++) {
+          let best = -1;
+          for (let i = 0; i < k; i++) {
+            for (let j = 0; j < k; j++) {
+              const idx = ((b * h + oh * k + i) * w + ow * k + j) * c + ch;
+              if (best < 0 || x[idx]! >= x[best]!) best = idx;
+            }
+          }
+          dx[best] = dy[((b * ho + oh) * wo + ow) * c + ch]!;
+        }
+      }
+    }
+  }
+  return dx;
+}
+
+for (const c of poolCases) {
+  const label = `x[${c.x}] filter ${c.filter} stride ${c.stride} ${c.pad}`;
+  Deno.test(`MaxPoolGrad wasm: ${label}`, async () => {
+    const size = c.x.reduce((a, b) => a * b, 1);
+    const overlapping = c.stride !== c.filter || c.pad !== "valid";
+    const gradOf = (backend: "cpu" | "wasm", values: Float32Array) =>
+      runOn(backend, () => {
+        const x = tf.tensor4d(values, c.x);
+        const [gx] = tf.grads((t: tf.Tensor) => {
+          const y = tf.maxPool(t as tf.Tensor4D, c.filter, c.stride, c.pad);
+          return tf.sum(tf.mul(y, tf.tensor(rand(y.size, 12), y.shape)));
+        })([x]);
+        return [gx as tf.Tensor];
+      });
+    registerWasmGradKernels();
+    if (!overlapping) {
+      const ties = Float32Array.from(rand(size, 11), (v) => Math.floor((v + 1) * 1.5));
+      const ho = Math.floor(c.x[1] / c.filter), wo = Math.floor(c.x[2] / c.filter);
+      const expected = lastMaxPoolGrad(ties, c.x, c.filter, rand(c.x[0] * ho * wo * c.x[3], 12));
+      const got = await gradOf("wasm", ties);
+      assert.deepEqual(got[0]!.shape, c.x);
+      assert.deepEqual(Array.from(got[0]!.data), Array.from(expected), "ties: ours vs the last-maximum loop");
+    }
+    const distinct = rand(size, 13);
+    const positive = distinct.map(Math.abs);
+    if (!overlapping) {
+      assert.deepEqual(
+        Array.from((await gradOf("wasm", distinct))[0]!.data),
+        Array.from((await gradOf("cpu", distinct))[0]!.data),
+        "negative values: ours vs cpu",
+      );
+    }
+    const mine = await gradOf("wasm", positive);
+    restoreWasmKernels();
+    try {
+      const stock = await gradOf("wasm", positive);
+      const ref = await gradOf("cpu", positive);
+      assert.deepEqual(Array.from(mine[0]!.data), Array.from(ref[0]!.data), "no ties: ours vs cpu");
+      assert.deepEqual(Array.from(stock[0]!.data), Array.from(ref[0]!.data), "no ties: stock vs cpu");
+    } finally {
+      registerWasmGradKernels();
+    }
+  });
+}
+
+// Sum over all axes but the last: bit for bit the stock kernel's result
+// (same order, float32 accumulation); other reductions are the stock kernel's.
+const sumCases: { shape: number[]; axis: number | number[]; keepDims: boolean }[] = [
+  { shape: [16, 25, 25, 32], axis: [0, 1, 2], keepDims: false },
+  { shape: [16, 25, 25, 32], axis: [-4, -3, -2], keepDims: true },
+  { shape: [300, 7], axis: 0, keepDims: false },
+  { shape: [4, 6, 5], axis: [1, 0], keepDims: false }, // other order: stock
+  { shape: [4, 6, 5], axis: 1, keepDims: false }, // not leading: stock
+  { shape: [4, 6, 5], axis: [0, 1, 2], keepDims: false }, // all axes: stock
+];
+for (const c of sumCases) {
+  Deno.test(`Sum wasm == stock bit for bit: [${c.shape}] axis ${JSON.stringify(c.axis)} keepDims ${c.keepDims}`, async () => {
+    const size = c.shape.reduce((a, b) => a * b, 1);
+    const values = Float32Array.from(rand(size, 21), (v, i) => v * (1 + (i % 97)));
+    const run = () => runOn("wasm", () => [tf.sum(tf.tensor(values, c.shape), c.axis, c.keepDims)]);
+    registerWasmGradKernels();
+    const ours = await run();
+    restoreWasmKernels();
+    try {
+      const stock = await run();
+      assert.deepEqual(ours[0]!.shape, stock[0]!.shape);
+      assert.deepEqual(Array.from(ours[0]!.data), Array.from(stock[0]!.data));
+    } finally {
+      registerWasmGradKernels();
+    }
+  });
+}
+
+Deno.test("Identity and Cast to the same dtype share data and free it once; other casts convert", async () => {
+  await tf.setBackend("wasm");
+  registerWasmGradKernels();
+  const before = tf.memory().numTensors;
+  const x = tf.tensor([1.5, -2.5, 3.25]);
+  const same = tf.cast(x, "float32");
+  assert.deepEqual(Array.from(same.dataSync()), [1.5, -2.5, 3.25]);
+  x.dispose();
+  // The shared data outlives the first tensor, and goes with the second.
+  assert.deepEqual(Array.from(same.dataSync()), [1.5, -2.5, 3.25]);
+  const copy = tf.clone(same);
+  same.dispose();
+  assert.deepEqual(Array.from(copy.dataSync()), [1.5, -2.5, 3.25]);
+  const toInt = tf.cast(copy, "int32");
+  assert.equal(toInt.dtype, "int32");
+  assert.deepEqual(Array.from(toInt.dataSync()), [1, -2, 3]);
+  copy.dispose();
+  toInt.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  assert.equal((tf.backend() as unknown as { numDataIds(): number }).numDataIds(), before);
 });
