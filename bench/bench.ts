@@ -328,7 +328,9 @@ async function runParent(): Promise<void> {
       rows.push({ what: "cached rerun: skipped (no MNIST files; set DBAL_DATA)", value: NaN, unit: "" });
     } else {
       rows.push({
-        what: `cached rerun of examples/mnist-bald.ts shortened (${r.values.runs} runs, ${r.values.rounds} rounds)`,
+        what: `cached rerun of examples/mnist-bald.ts shortened (${r.values.runs} runs, ${r.values.rounds} rounds): ${
+          (100 * (r.values.rerun as number) / (r.values.first as number)).toFixed(2)
+        }% of the first run`,
         value: r.values.rerun as number,
         unit: "s",
         baseline: { what: "its first run, empty cache", value: r.values.first as number },
