@@ -1,7 +1,7 @@
 """PyTorch reference for `deno task bench` (optional: run only where torch imports).
 
 Measures the same two nets as the bench, with the same batch (128), optimiser
-(Adam, lr 1e-3) and random inputs: training images/s (forward, backward and
+(Adam, lr 1e-3) and random byte-valued images scaled to [0, 1]: training images/s (forward, backward and
 step, dropout on) and eval-mode forward images/s. Prints one JSON object.
 
 Usage: python3 bench/torch_reference.py [--threads N] [--batches B]
@@ -39,7 +39,8 @@ def small_cnn() -> nn.Module:
 
 def rates(net: nn.Module, shape, batches: int):
     batch = 128
-    x = torch.rand(batch * batches, *shape)
+    # Pixel values as the bench feeds ours: bytes scaled to [0, 1].
+    x = torch.randint(0, 256, (batch * batches, *shape)).float() / 255
     y = torch.randint(0, 10, (batch * batches,))
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
