@@ -57,7 +57,17 @@ export function randomImages(spec: NetSpec, n: number, seed: number): ImageArray
   return { x, shape: [n, h, w, c] };
 }
 
-/** Images/s of training: `batches` Adam steps of 128 after one warm-up step. */
+/** The median of some numbers. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Repetitions of each training and forward measure; the median is reported (other jobs on a shared machine add noise). */
+export const REPEATS = 3;
+
+/** Images/s of training: the median of {@link REPEATS} epochs of `batches` Adam steps of 128, after one warm-up step. */
 export async function trainingRate(spec: NetSpec, batches: number): Promise<number> {
   const net = createNet(spec, 1);
   const n = BATCH * batches;
@@ -69,14 +79,18 @@ export async function trainingRate(spec: NetSpec, batches: number): Promise<numb
     const warm = tf.slice(x, [0, 0, 0, 0], [BATCH, -1, -1, -1]);
     await trainNet(net, warm, y.subarray(0, BATCH), 10, { ...opts, epochs: 1, seed: 1 });
     warm.dispose();
-    return (await trainNet(net, x, y, 10, { ...opts, epochs: 1, seed: 2 })).imagesPerSecond;
+    const rates: number[] = [];
+    for (let r = 0; r < REPEATS; r++) {
+      rates.push((await trainNet(net, x, y, 10, { ...opts, epochs: 1, seed: 2 + r })).imagesPerSecond);
+    }
+    return median(rates);
   } finally {
     x.dispose();
     disposeNet(net);
   }
 }
 
-/** Images/s of `run` on one batch of 128, repeated `batches` times after a warm-up, read back each time. */
+/** Images/s of `run` on one batch of 128, `batches` times, read back each time: the median of {@link REPEATS} such runs after a warm-up. */
 export async function forwardRate(
   spec: NetSpec,
   batches: number,
@@ -92,9 +106,13 @@ export async function forwardRate(
       out.dispose();
     };
     await once();
-    const start = performance.now();
-    for (let i = 0; i < batches; i++) await once();
-    return (BATCH * batches) / ((performance.now() - start) / 1000);
+    const rates: number[] = [];
+    for (let r = 0; r < REPEATS; r++) {
+      const start = performance.now();
+      for (let i = 0; i < batches; i++) await once();
+      rates.push((BATCH * batches) / ((performance.now() - start) / 1000));
+    }
+    return median(rates);
   } finally {
     x.dispose();
     disposeNet(net);

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../tests/asserts.ts";
 import { galCnn, smallCnn } from "../dsl/model.ts";
-import { lastLayerOnly, peakRssMiB, randomImages } from "./sections.ts";
+import { lastLayerOnly, median, peakRssMiB, randomImages } from "./sections.ts";
 
 Deno.test("lastLayerOnly keeps only the dropout before the last layer, and every other layer as it was", () => {
   for (const spec of [galCnn(10, [28, 28, 1]), smallCnn(10, [32, 32, 3])]) {
@@ -27,4 +27,10 @@ Deno.test("peakRssMiB is the high-water mark: at least the current RSS", () => {
   const now = Deno.memoryUsage().rss / 2 ** 20;
   assert(peakRssMiB() >= now - 1, `peak ${peakRssMiB()} MiB below current ${now} MiB`);
   assertEquals(block[block.length - 1], 1);
+});
+
+Deno.test("median: middle value, or the mean of the two middle values", () => {
+  assertEquals(median([5, 1, 3]), 3);
+  assertEquals(median([4, 1, 3, 2]), 2.5);
+  assertEquals(median([7]), 7);
 });

@@ -52,20 +52,27 @@ def rates(net: nn.Module, shape, batches: int):
         loss.backward()
         opt.step()
 
+    # Each rate is the median of 3 runs, as the bench takes its own.
     net.train()
     step(0)  # warm-up
-    start = time.perf_counter()
-    for i in range(batches):
-        step(i)
-    train = batch * batches / (time.perf_counter() - start)
+    runs = []
+    for _ in range(3):
+        start = time.perf_counter()
+        for i in range(batches):
+            step(i)
+        runs.append(batch * batches / (time.perf_counter() - start))
+    train = sorted(runs)[1]
 
     net.eval()
     with torch.no_grad():
         net(x[:batch])
-        start = time.perf_counter()
-        for i in range(batches):
-            net(x[i * batch:(i + 1) * batch])
-        forward = batch * batches / (time.perf_counter() - start)
+        runs = []
+        for _ in range(3):
+            start = time.perf_counter()
+            for i in range(batches):
+                net(x[i * batch:(i + 1) * batch])
+            runs.append(batch * batches / (time.perf_counter() - start))
+        forward = sorted(runs)[1]
     return {"train": train, "forward": forward}
 
 
