@@ -204,6 +204,19 @@ async function runParent(): Promise<void> {
   const rows: Row[] = [];
   const single = wasm && info.threads > 1;
 
+  /** One row per baseline given (none: one row without a baseline). */
+  const compared = (
+    what: string,
+    value: number,
+    unit: string,
+    peakRssMiB: number,
+    baselines: readonly (Row["baseline"] | undefined)[],
+  ) => {
+    const given = baselines.filter((b) => b !== undefined);
+    if (given.length === 0) rows.push({ what, value, unit, peakRssMiB });
+    for (const baseline of given) rows.push({ what, value, unit, baseline, peakRssMiB });
+  };
+
   const torch = want("torch") ? await torchReference(info.threads) : undefined;
   if (want("torch") && torch === undefined) log("PyTorch not found (python3 -c 'import torch'): its rows are left out");
 
@@ -213,68 +226,29 @@ async function runParent(): Promise<void> {
       const ours = await child("train", { model: m });
       const one = single ? await child("train", { model: m, threads: 1 }) : undefined;
       const stock = wasm ? await child("train", { model: m, stock: true }) : undefined;
-      const v = ours.values.imagesPerSecond as number;
-      if (torch) {
-        rows.push({
-          what: `${label}: training, batch 128`,
-          value: v,
-          unit: "images/s",
-          baseline: { what: `PyTorch ${torch.torch}, ${torch.threads} threads`, value: torch[m].train },
-          peakRssMiB: ours.peakRssMiB,
-        });
-      }
-      if (one) {
-        rows.push({
-          what: `${label}: training, batch 128`,
-          value: v,
-          unit: "images/s",
-          baseline: { what: "same, 1 wasm thread", value: one.values.imagesPerSecond as number },
-          peakRssMiB: ours.peakRssMiB,
-        });
-      }
-      if (stock) {
-        rows.push({
-          what: `${label}: training, batch 128`,
-          value: v,
-          unit: "images/s",
-          baseline: {
-            what: "stock wasm kernels (+ our filter grad), same threads",
-            value: stock.values.imagesPerSecond as number,
-          },
-          peakRssMiB: ours.peakRssMiB,
-        });
-      }
-      if (!torch && !one && !stock) {
-        rows.push({ what: `${label}: training, batch 128`, value: v, unit: "images/s", peakRssMiB: ours.peakRssMiB });
-      }
+      compared(`${label}: training, batch 128`, ours.values.imagesPerSecond as number, "images/s", ours.peakRssMiB, [
+        torch && { what: `PyTorch ${torch.torch}, ${torch.threads} threads`, value: torch[m].train },
+        one && { what: "same, 1 wasm thread", value: one.values.imagesPerSecond as number },
+        stock && {
+          what: "stock wasm kernels (+ our filter grad), same threads",
+          value: stock.values.imagesPerSecond as number,
+        },
+      ]);
     }
     if (want("forward")) {
       const ours = await child("forward", { model: m });
       const one = single ? await child("forward", { model: m, threads: 1 }) : undefined;
-      const ev = ours.values.eval as number, mc = ours.values.mc as number;
-      if (torch) {
-        rows.push({
-          what: `${label}: forward, eval mode`,
-          value: ev,
-          unit: "images/s",
-          baseline: { what: `PyTorch ${torch.torch}, ${torch.threads} threads`, value: torch[m].forward },
-          peakRssMiB: ours.peakRssMiB,
-        });
-      }
-      rows.push({
-        what: `${label}: forward, eval mode`,
-        value: ev,
-        unit: "images/s",
-        ...(one ? { baseline: { what: "same, 1 wasm thread", value: one.values.eval as number } } : {}),
-        peakRssMiB: ours.peakRssMiB,
-      });
-      rows.push({
-        what: `${label}: MC-dropout forward (one sample per image, dropout on)`,
-        value: mc,
-        unit: "images/s",
-        ...(one ? { baseline: { what: "same, 1 wasm thread", value: one.values.mc as number } } : {}),
-        peakRssMiB: ours.peakRssMiB,
-      });
+      compared(`${label}: forward, eval mode`, ours.values.eval as number, "images/s", ours.peakRssMiB, [
+        torch && { what: `PyTorch ${torch.torch}, ${torch.threads} threads`, value: torch[m].forward },
+        one && { what: "same, 1 wasm thread", value: one.values.eval as number },
+      ]);
+      compared(
+        `${label}: MC-dropout forward (one sample per image, dropout on)`,
+        ours.values.mc as number,
+        "images/s",
+        ours.peakRssMiB,
+        [one && { what: "same, 1 wasm thread", value: one.values.mc as number }],
+      );
     }
     if (want("pool")) {
       const full = await child("pool-full", { model: m });
@@ -311,15 +285,15 @@ async function runParent(): Promise<void> {
       const ours = await child("round", { model: m });
       const one = single ? await child("round", { model: m, threads: 1 }) : undefined;
       const secs = (r: ChildResult) => (r.values.train as number) + (r.values.score as number);
-      rows.push({
-        what: `${label}: one AL round: train ${size.roundLabels} labels x ${size.roundEpochs} epochs (${
+      compared(
+        `${label}: one AL round: train ${size.roundLabels} labels x ${size.roundEpochs} epochs (${
           (ours.values.train as number).toFixed(1)
         } s) + BALD over ${size.pool} items, T=20 (${(ours.values.score as number).toFixed(1)} s)`,
-        value: secs(ours),
-        unit: "s",
-        ...(one ? { baseline: { what: "same, 1 wasm thread", value: secs(one) } } : {}),
-        peakRssMiB: ours.peakRssMiB,
-      });
+        secs(ours),
+        "s",
+        ours.peakRssMiB,
+        [one && { what: "same, 1 wasm thread", value: secs(one) }],
+      );
     }
   }
   if (want("cache")) {

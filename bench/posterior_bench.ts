@@ -14,6 +14,7 @@ import { ensemblePosterior, mcDropoutPosterior, type Posterior } from "../pipeli
 import { makeRng } from "../pipeline/rng.ts";
 import { score } from "../pipeline/stages.ts";
 import { vognHeadLogProbs } from "../pipeline/vogn.ts";
+import { fullNetMc } from "./sections.ts";
 
 /** One bench row (see bench.ts). */
 export interface BenchRow {
@@ -47,27 +48,6 @@ async function samplingRate(posterior: Posterior, batches: number): Promise<numb
   } finally {
     x.dispose();
   }
-}
-
-/** The naive sampler: T complete forward passes of the whole net, every stochastic layer drawn each time. */
-function fullNetMc(net: Net, samples: number): Posterior {
-  return {
-    samples,
-    logProbs: (x, rng) => {
-      // Each pass in its own tidy: only its [n, C] output outlives it.
-      const each = Array.from(
-        { length: samples },
-        () =>
-          tf.tidy(() =>
-            tf.logSoftmax(applyLayers(net, x, 0, net.spec.layers.length, { kind: "sample", rng }) as tf.Tensor2D)
-          ),
-      );
-      const out = tf.stack(each, 1) as tf.Tensor3D;
-      tf.dispose(each);
-      return out;
-    },
-    dispose: () => {},
-  };
 }
 
 /** A VOGN head with a made-up mean and precision over a net's penultimate features (sampling cost only). */

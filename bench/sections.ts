@@ -158,6 +158,23 @@ export function fullNetMc(net: Net, samples: number): Posterior {
   };
 }
 
+/** BALD scores of `pool` through the real score stage (chunks of 256, scores only kept), logging its progress. */
+async function baldScores(
+  posterior: Posterior,
+  images: ImageArray,
+  pool: readonly number[],
+  log: (m: string) => void,
+): Promise<ArrayLike<number>> {
+  const result = await score(bald, 1, 0).run({ posterior, images, pool }, {
+    progress: (m) => {
+      if (/score \d+\//.test(m)) log(m);
+    },
+    warn: () => {},
+  })();
+  if (result._tag === "Left") throw new Error(result.left.message);
+  return result.right.scores;
+}
+
 /**
  * Items/s of BALD over `n` random pool items through the real score stage
  * (chunks of 256, scores only kept), with the posterior `make` builds.
@@ -173,14 +190,8 @@ export async function poolScoringRate(
   const pool = Array.from({ length: n }, (_, i) => i);
   try {
     const start = performance.now();
-    const result = await score(bald, 1, 0).run({ posterior: make(net), images, pool }, {
-      progress: (m) => {
-        if (/score \d+\//.test(m)) log(m);
-      },
-      warn: () => {},
-    })();
-    if (result._tag === "Left") throw new Error(result.left.message);
-    if (result.right.scores.length !== n) throw new Error(`scored ${result.right.scores.length} of ${n} items`);
+    const scores = await baldScores(make(net), images, pool, log);
+    if (scores.length !== n) throw new Error(`scored ${scores.length} of ${n} items`);
     return n / ((performance.now() - start) / 1000);
   } finally {
     disposeNet(net);
@@ -216,13 +227,7 @@ export async function alRound(
     x.dispose();
     const train = (performance.now() - start) / 1000;
     start = performance.now();
-    const result = await score(bald, 1, 0).run({ posterior: mcDropoutPosterior(net, 20), images, pool }, {
-      progress: (m) => {
-        if (/score \d+\//.test(m)) log(`round: ${m}`);
-      },
-      warn: () => {},
-    })();
-    if (result._tag === "Left") throw new Error(result.left.message);
+    await baldScores(mcDropoutPosterior(net, 20), images, pool, (m) => log(`round: ${m}`));
     return { train, score: (performance.now() - start) / 1000 };
   } finally {
     disposeNet(net);
