@@ -4,6 +4,7 @@
  *
  * @module
  */
+import * as E from "fp-ts/Either.js";
 import * as t from "io-ts";
 
 interface PositiveIntBrand {
@@ -77,6 +78,9 @@ const expectations: Record<string, string> = {
   PositiveNumber: "a number > 0",
   NonNegativeNumber: "a number >= 0",
   Probability: "a number in [0, 1)",
+  string: "a string",
+  number: "a number",
+  boolean: "true or false",
 };
 
 /**
@@ -114,4 +118,111 @@ export function formatDecodeErrors(errors: t.Errors): string[] {
     );
   }
   return [...lines];
+}
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u);
+
+/**
+ * The field names a codec made of `t.type`, `t.partial`, `t.strict`,
+ * `t.exact`, `t.readonly`, refinements, intersections and {@link strictFields}
+ * knows, in order; undefined for any other codec.
+ *
+ * @param codec the codec
+ * @returns its field names, or undefined
+ */
+export function fieldsOf(codec: t.Any): readonly string[] | undefined {
+  if (codec instanceof StrictFieldsType) return codec.fields;
+  if (codec instanceof t.InterfaceType || codec instanceof t.PartialType) return Object.keys(codec.props);
+  if (codec instanceof t.ExactType || codec instanceof t.RefinementType || codec instanceof t.ReadonlyType) {
+    return fieldsOf(codec.type);
+  }
+  if (codec instanceof t.IntersectionType) {
+    const members = (codec.types as t.Any[]).map(fieldsOf);
+    if (members.some((m) => m === undefined)) return undefined;
+    return [...new Set(members.flatMap((m) => m ?? []))];
+  }
+  return undefined;
+}
+
+/** A codec that also rejects the fields its inner codec does not know (see {@link strictFields}). */
+export class StrictFieldsType<C extends t.Any> extends t.Type<t.TypeOf<C>, t.OutputOf<C>, unknown> {
+  readonly _tag = "StrictFieldsType" as const;
+  constructor(readonly codec: C, readonly fields: readonly string[], readonly also: readonly string[]) {
+    const known = new Set([...fields, ...also]);
+    // Fields named with a leading "_" (tags) are the library's, not the user's: not listed.
+    const message = `unknown field (known fields: ${fields.filter((f) => !f.startsWith("_")).join(", ")})`;
+    super(
+      codec.name,
+      (u): u is t.TypeOf<C> => codec.is(u) && isRecord(u) && Object.keys(u).every((k) => known.has(k)),
+      (u, c) => {
+        const inner = codec.validate(u, c) as t.Validation<t.TypeOf<C>>;
+        if (!isRecord(u)) return inner;
+        const extra: t.ValidationError[] = Object.keys(u).filter((k) => !known.has(k)).map((k) => ({
+          value: u[k],
+          context: [...c, { key: k, type: t.never, actual: u[k] }],
+          message,
+        }));
+        if (extra.length === 0) return inner;
+        return E.left([...extra, ...(E.isLeft(inner) ? inner.left : [])]);
+      },
+      (a) => codec.encode(a),
+    );
+  }
+}
+
+/**
+ * Makes an object codec strict: a field it does not know is an error
+ * (`train.lr: unknown field (known fields: epochs, batchSize, ...)`), reported
+ * with every other problem of the value, instead of being ignored (io-ts's
+ * `t.type`) or silently dropped (`t.strict`/`t.exact`). Use it for every
+ * object of a configuration, so a misspelt field fails at any depth.
+ *
+ * @param codec `t.type`, `t.partial`, `t.strict`, or an intersection of them
+ * @param also fields accepted besides the codec's own, not listed in messages (e.g. a `_tag`)
+ * @returns the strict codec, with the same static types
+ */
+export function strictFields<C extends t.Any>(codec: C, also: readonly string[] = []): StrictFieldsType<C> {
+  const fields = fieldsOf(codec);
+  if (fields === undefined) throw new Error(`strictFields: ${codec.name} is not an object codec`);
+  return new StrictFieldsType(codec, fields, also);
+}
+
+/**
+ * A union of object codecs told apart by one field (e.g. a layer's `kind`):
+ * the value is checked against the member its tag names only, so a bad field
+ * is reported once, not once per member of the union.
+ *
+ * @param name the codec's name
+ * @param tag the field that names the member
+ * @param members the codec of each tag value
+ * @returns the codec
+ */
+export function taggedUnion<M extends Record<string, t.Mixed>>(
+  name: string,
+  tag: string,
+  members: M,
+): t.Type<t.TypeOf<M[keyof M]>, t.OutputOf<M[keyof M]>, unknown> {
+  const names = Object.keys(members).join(", ");
+  const memberOf = (u: unknown): t.Mixed | undefined => {
+    const k = isRecord(u) ? u[tag] : undefined;
+    return typeof k === "string" && Object.hasOwn(members, k) ? members[k] : undefined;
+  };
+  return new t.Type<t.TypeOf<M[keyof M]>, t.OutputOf<M[keyof M]>, unknown>(
+    name,
+    (u): u is t.TypeOf<M[keyof M]> => memberOf(u)?.is(u) ?? false,
+    (u, c) => {
+      if (!isRecord(u)) return t.failure(u, c, `expected an object with a ${tag}, got ${JSON.stringify(u)}`);
+      const member = memberOf(u);
+      if (member) return member.validate(u, c);
+      const k = u[tag];
+      return t.failure(
+        k,
+        [...c, { key: tag, type: t.string, actual: k }],
+        k === undefined
+          ? `required field is missing (expected one of ${names})`
+          : `expected one of ${names}, got ${JSON.stringify(k)}`,
+      );
+    },
+    (a) => (memberOf(a)?.encode(a) ?? a) as t.OutputOf<M[keyof M]>,
+  );
 }

@@ -15,6 +15,7 @@ import {
   NonNegativeNumber,
   PositiveInt,
   PositiveNumber,
+  strictFields,
   UnitInterval,
 } from "./codecs.ts";
 import { hybridPreset, HybridPresetName, NetSpec } from "./model.ts";
@@ -37,7 +38,7 @@ export const ImageDatasetName = t.keyof({ "mnist": null, "fashion-mnist": null, 
 export type ImageDatasetName = t.TypeOf<typeof ImageDatasetName>;
 
 /** How each round's model is trained. */
-export const TrainConfig = t.intersection([
+export const TrainConfig = strictFields(t.intersection([
   t.type({
     epochs: PositiveInt,
     batchSize: PositiveInt,
@@ -50,7 +51,7 @@ export const TrainConfig = t.intersection([
     /** Weight of the KL term for nets with Gaussian (Bayes-by-backprop) layers; default 1. */
     klWeight: PositiveNumber,
   }),
-]);
+]));
 /** How each round's model is trained. */
 export type TrainConfig = t.TypeOf<typeof TrainConfig>;
 
@@ -70,7 +71,7 @@ const ScaleFields = {
  * once the labelled set reaches `labels` items (the last acquisition is cut
  * to fit), or once test accuracy reaches `accuracy`.
  */
-export const StopConfig = t.partial({ labels: PositiveInt, accuracy: UnitInterval });
+export const StopConfig = strictFields(t.partial({ labels: PositiveInt, accuracy: UnitInterval }));
 /** Early-stop conditions. */
 export type StopConfig = t.TypeOf<typeof StopConfig>;
 
@@ -88,6 +89,10 @@ const presetOptions = t.partial({
   rhoInitStd: NonNegativeNumber,
 });
 
+const presetShape = strictFields(
+  t.intersection([t.type({ preset: HybridPresetName, classes: PositiveInt }), presetOptions]),
+);
+
 /**
  * A model: a full spec, or one of the hybrid presets of Zeng, Lesnikowski &
  * Alvarez by name (`{ preset: BNN-1, classes: 10 }`), which decodes to its spec.
@@ -97,8 +102,7 @@ export const ModelCodec = new t.Type<NetSpec, NetSpec, unknown>(
   NetSpec.is,
   (u, c) => {
     if (typeof u === "object" && u !== null && "preset" in u) {
-      const shape = t.intersection([t.type({ preset: HybridPresetName, classes: PositiveInt }), presetOptions])
-        .validate(u, c);
+      const shape = presetShape.validate(u, c);
       if (E.isLeft(shape)) return shape;
       const { preset, classes, inputShape, ...opts } = shape.right;
       return t.success(hybridPreset(preset, classes, inputShape ?? [28, 28, 1], opts));
@@ -109,7 +113,7 @@ export const ModelCodec = new t.Type<NetSpec, NetSpec, unknown>(
 );
 
 /** The experiment configuration. */
-export const ExperimentConfig = t.intersection([
+export const ExperimentConfig = strictFields(t.intersection([
   t.type({
     name: t.string,
     dataset: ImageDatasetName,
@@ -130,56 +134,37 @@ export const ExperimentConfig = t.intersection([
     stop: StopConfig,
     grid: GridConfig,
     /** Overrides applied by `--full`: the paper's scale. */
-    full: t.partial({
+    full: strictFields(t.partial({
       ...ScaleFields,
       mcSamples: PositiveInt,
       initialPerClass: PositiveInt,
       strategies: t.array(StrategyCodec),
       stop: StopConfig,
       grid: GridConfig,
-    }),
+    })),
     description: t.string,
   }),
-]);
+]));
 /** The experiment configuration. */
 export type ExperimentConfig = t.TypeOf<typeof ExperimentConfig>;
 /** The configuration as a user writes it (plain numbers). */
 export type ExperimentInput = t.OutputOf<typeof ExperimentConfig>;
 
-const topLevelKeys = new Set([
-  "name",
-  "dataset",
-  "model",
-  "initialPerClass",
-  "acquireSize",
-  "acquisitions",
-  "strategies",
-  "mcSamples",
-  "stop",
-  "grid",
-  "full",
-  "description",
-  ...Object.keys(ScaleFields),
-]);
-
 /**
- * Checks an unknown value against {@link ExperimentConfig}, also rejecting
- * unknown top-level fields (a misspelt field would otherwise be ignored).
+ * Checks an unknown value against {@link ExperimentConfig}, then the rules
+ * across fields. Every object of the config is strict: a field it does not
+ * know, at any depth, is reported with its path (`train.lr: unknown field
+ * (known fields: ...)`), with every other problem of the value.
  *
  * @param value the decoded YAML or the module's default export
  * @returns the config, or every problem with its path
  */
 export function decodeExperiment(value: unknown): E.Either<string[], ExperimentConfig> {
-  const unknown = value && typeof value === "object"
-    ? Object.keys(value).filter((k) => !topLevelKeys.has(k)).map((k) =>
-      `${k}: unknown field (known fields: ${[...topLevelKeys].join(", ")})`
-    )
-    : [];
   return pipe(
     ExperimentConfig.decode(value),
-    E.mapLeft((errors) => [...unknown, ...formatDecodeErrors(errors)]),
+    E.mapLeft(formatDecodeErrors),
     E.chain((config) => {
-      const problems = [...unknown, ...checkConsistency(config)];
+      const problems = checkConsistency(config);
       return problems.length > 0 ? E.left(problems) : E.right(config);
     }),
   );

@@ -5,6 +5,7 @@
  * @module
  */
 import * as t from "io-ts";
+import { strictFields, taggedUnion } from "./codecs.ts";
 
 /** Activation applied after a conv2d or dense layer. */
 export const Activation = t.union([t.literal("relu"), t.literal("linear")]);
@@ -30,7 +31,7 @@ const finite = t.refinement(t.number, (n) => Number.isFinite(n), "FiniteNumber")
  *   for Model Uncertainty in Deep Bayesian Active Learning") start at
  *   N(-3, 0.1) and try -5, -9, -11 as more nearly deterministic starts.
  */
-export const BayesianSpec = t.type({ priorStd: positive, rhoInit: finite, rhoInitStd: nonNegative });
+export const BayesianSpec = strictFields(t.type({ priorStd: positive, rhoInit: finite, rhoInitStd: nonNegative }));
 /** A mean-field Gaussian weight posterior (see the codec). */
 export type BayesianSpec = t.TypeOf<typeof BayesianSpec>;
 
@@ -38,7 +39,7 @@ export type BayesianSpec = t.TypeOf<typeof BayesianSpec>;
 const WeightedOptions = t.partial({ bayesian: BayesianSpec });
 
 /** A 2-D convolution, stride 1. */
-export const Conv2dSpec = t.intersection([
+export const Conv2dSpec = strictFields(t.intersection([
   t.type({
     kind: t.literal("conv2d"),
     filters: t.number,
@@ -47,26 +48,33 @@ export const Conv2dSpec = t.intersection([
     padding: t.union([t.literal("valid"), t.literal("same")]),
   }),
   WeightedOptions,
-]);
+]));
 /** A 2-D convolution, stride 1. */
 export type Conv2dSpec = t.TypeOf<typeof Conv2dSpec>;
 
 /** A fully connected layer. */
-export const DenseSpec = t.intersection([
+export const DenseSpec = strictFields(t.intersection([
   t.type({ kind: t.literal("dense"), units: t.number, activation: Activation }),
   WeightedOptions,
-]);
+]));
 /** A fully connected layer. */
 export type DenseSpec = t.TypeOf<typeof DenseSpec>;
 
-/** One layer of a feed-forward net. */
-export const LayerSpec = t.union([
-  Conv2dSpec,
-  t.type({ kind: t.literal("maxPool"), size: t.number }),
-  t.type({ kind: t.literal("dropout"), rate: t.number }),
-  t.type({ kind: t.literal("flatten") }),
-  DenseSpec,
-]);
+/** Max pooling, size x size windows with stride size. */
+export const MaxPoolSpec = strictFields(t.type({ kind: t.literal("maxPool"), size: t.number }));
+/** Dropout: each activation is zeroed with probability `rate` (and the rest scaled up) when sampling. */
+export const DropoutSpec = strictFields(t.type({ kind: t.literal("dropout"), rate: t.number }));
+/** Flattens [H, W, C] activations to one vector. */
+export const FlattenSpec = strictFields(t.type({ kind: t.literal("flatten") }));
+
+/** One layer of a feed-forward net, told apart by its `kind`. */
+export const LayerSpec = taggedUnion("LayerSpec", "kind", {
+  conv2d: Conv2dSpec,
+  maxPool: MaxPoolSpec,
+  dropout: DropoutSpec,
+  flatten: FlattenSpec,
+  dense: DenseSpec,
+});
 /** One layer of a feed-forward net. */
 export type LayerSpec = t.TypeOf<typeof LayerSpec>;
 
@@ -74,10 +82,10 @@ export type LayerSpec = t.TypeOf<typeof LayerSpec>;
  * A feed-forward classifier: input shape [H, W, C] and layers; the last layer
  * is a linear dense layer whose outputs are the class logits.
  */
-export const NetSpec = t.type({
+export const NetSpec = strictFields(t.type({
   inputShape: t.tuple([t.number, t.number, t.number]),
   layers: t.array(LayerSpec),
-});
+}));
 /** A feed-forward classifier (see the codec). */
 export type NetSpec = t.TypeOf<typeof NetSpec>;
 

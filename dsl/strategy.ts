@@ -24,7 +24,7 @@ import * as t from "io-ts";
 import type { PosteriorImpl } from "../pipeline/posterior.ts";
 import { type LogProbs, meanPredictive } from "./scores.ts";
 import { topK as topKSelect } from "./acquire.ts";
-import { PositiveInt, PositiveNumber } from "./codecs.ts";
+import { PositiveInt, PositiveNumber, strictFields } from "./codecs.ts";
 import { topUEntropy } from "./top_u.ts";
 import { type EmocOutput, emocReference, emocScores } from "./emoc.ts";
 import { representativeSubset } from "./representative.ts";
@@ -808,29 +808,34 @@ function mapDecoder<A, B>(d: t.Decoder<unknown, A>, f: (a: A) => B): t.Decoder<u
   };
 }
 
+/** The decoder of a built-in part's YAML form: its fields (any other is an error), then its constructor. */
+function partDecoder<C extends t.Any, B>(shape: C, build: (a: t.TypeOf<C>) => B): t.Decoder<unknown, B> {
+  return mapDecoder(strictFields(shape), build);
+}
+
 const builtinPosteriors: Record<string, t.Decoder<unknown, PosteriorDef>> = {
-  "mc-dropout": mapDecoder(
+  "mc-dropout": partDecoder(
     t.intersection([
-      t.strict({ name: t.literal("mc-dropout"), samples: PositiveInt }),
+      t.type({ name: t.literal("mc-dropout"), samples: PositiveInt }),
       t.partial({ consistent: t.boolean }),
     ]),
     (u) => mcDropout({ samples: u.samples, ...(u.consistent ? { consistent: true } : {}) }),
   ),
-  "bayes-by-backprop": mapDecoder(
+  "bayes-by-backprop": partDecoder(
     t.intersection([
-      t.strict({ name: t.literal("bayes-by-backprop"), samples: PositiveInt }),
+      t.type({ name: t.literal("bayes-by-backprop"), samples: PositiveInt }),
       t.partial({ consistent: t.boolean }),
     ]),
     (u) => bayesByBackprop({ samples: u.samples, ...(u.consistent ? { consistent: true } : {}) }),
   ),
-  "deterministic": mapDecoder(t.strict({ name: t.literal("deterministic") }), () => deterministic()),
-  "ensemble": mapDecoder(
-    t.strict({ name: t.literal("ensemble"), members: PositiveInt }),
+  "deterministic": partDecoder(t.type({ name: t.literal("deterministic") }), () => deterministic()),
+  "ensemble": partDecoder(
+    t.type({ name: t.literal("ensemble"), members: PositiveInt }),
     (u) => deepEnsemble({ members: u.members }),
   ),
-  "vogn-head": mapDecoder(
+  "vogn-head": partDecoder(
     t.intersection([
-      t.strict({ name: t.literal("vogn-head"), samples: PositiveInt }),
+      t.type({ name: t.literal("vogn-head"), samples: PositiveInt }),
       t.partial({
         priorPrecision: PositiveNumber,
         temperature: PositiveNumber,
@@ -845,34 +850,34 @@ const builtinPosteriors: Record<string, t.Decoder<unknown, PosteriorDef>> = {
 };
 
 const builtinScores: Record<string, t.Decoder<unknown, ScoreDef>> = {
-  "top-u": mapDecoder(t.strict({ name: t.literal("top-u"), u: PositiveInt }), (v) => topU(v.u)),
+  "top-u": partDecoder(t.type({ name: t.literal("top-u"), u: PositiveInt }), (v) => topU(v.u)),
 };
 
 const builtinAcquires: Record<string, t.Decoder<unknown, AcquireDef>> = {
-  "top-k": mapDecoder(t.strict({ name: t.literal("top-k"), k: PositiveInt }), (u) => topK(u.k)),
-  "batch-bald": mapDecoder(
+  "top-k": partDecoder(t.type({ name: t.literal("top-k"), k: PositiveInt }), (u) => topK(u.k)),
+  "batch-bald": partDecoder(
     t.intersection([
-      t.strict({ name: t.literal("batch-bald"), k: PositiveInt }),
+      t.type({ name: t.literal("batch-bald"), k: PositiveInt }),
       t.partial({ maxExactConfigs: PositiveInt, sampledConfigs: PositiveInt }),
     ]),
     ({ name: _n, k, ...opts }) => batchBald(k, opts),
   ),
-  "power": mapDecoder(
-    t.intersection([t.strict({ name: t.literal("power"), k: PositiveInt }), t.partial({ beta: PositiveNumber })]),
+  "power": partDecoder(
+    t.intersection([t.type({ name: t.literal("power"), k: PositiveInt }), t.partial({ beta: PositiveNumber })]),
     (u) => powerTopK(u.k, u.beta ?? 1),
   ),
-  "core-set": mapDecoder(t.strict({ name: t.literal("core-set"), k: PositiveInt }), (u) => coreSet(u.k)),
-  "badge": mapDecoder(t.strict({ name: t.literal("badge"), k: PositiveInt }), (u) => badge(u.k)),
-  "emoc": mapDecoder(
+  "core-set": partDecoder(t.type({ name: t.literal("core-set"), k: PositiveInt }), (u) => coreSet(u.k)),
+  "badge": partDecoder(t.type({ name: t.literal("badge"), k: PositiveInt }), (u) => badge(u.k)),
+  "emoc": partDecoder(
     t.intersection([
-      t.strict({ name: t.literal("emoc"), k: PositiveInt }),
+      t.type({ name: t.literal("emoc"), k: PositiveInt }),
       t.partial({ reference: PositiveInt, output: t.keyof({ probs: null, logits: null }) }),
     ]),
     ({ name: _n, k, ...opts }) => emoc(k, opts),
   ),
-  "discriminative": mapDecoder(
+  "discriminative": partDecoder(
     t.intersection([
-      t.strict({ name: t.literal("discriminative"), k: PositiveInt }),
+      t.type({ name: t.literal("discriminative"), k: PositiveInt }),
       t.partial({
         subBatches: PositiveInt,
         hidden: t.array(PositiveInt),
@@ -882,16 +887,16 @@ const builtinAcquires: Record<string, t.Decoder<unknown, AcquireDef>> = {
     ]),
     ({ name: _n, k, ...opts }) => discriminative(k, opts),
   ),
-  "learning-loss": mapDecoder(
+  "learning-loss": partDecoder(
     t.intersection([
-      t.strict({ name: t.literal("learning-loss"), k: PositiveInt }),
+      t.type({ name: t.literal("learning-loss"), k: PositiveInt }),
       t.partial({ hidden: t.array(PositiveInt), epochs: PositiveInt, learningRate: PositiveNumber, margin: t.number }),
     ]),
     ({ name: _n, k, ...opts }) => learningLoss(k, opts),
   ),
-  "suggestive": mapDecoder(
+  "suggestive": partDecoder(
     t.intersection([
-      t.strict({ name: t.literal("suggestive"), k: PositiveInt }),
+      t.type({ name: t.literal("suggestive"), k: PositiveInt }),
       t.partial({ shortlist: PositiveInt }),
     ]),
     (u) => suggestive(u.k, u.shortlist ?? 2 * u.k),
@@ -984,9 +989,9 @@ export const AcquireCodec: t.Type<AcquireDef, AcquireDef, unknown> = namedPart(
 );
 
 const builtinPseudoLabels: Record<string, t.Decoder<unknown, PseudoLabelDef>> = {
-  "ceal": mapDecoder(
+  "ceal": partDecoder(
     t.intersection([
-      t.strict({ name: t.literal("ceal") }),
+      t.type({ name: t.literal("ceal") }),
       t.partial({ delta: PositiveNumber, decay: t.number, limit: PositiveInt }),
     ]),
     ({ name: _n, ...opts }) => ceal(opts),
@@ -1002,39 +1007,18 @@ export const PseudoLabelCodec: t.Type<PseudoLabelDef, PseudoLabelDef, unknown> =
   ["select"],
 );
 
-const strategyShape = t.intersection([
-  t.type({ posterior: PosteriorCodec, score: ScoreCodec, acquire: AcquireCodec }),
-  t.partial({ pseudoLabel: PseudoLabelCodec }),
-]);
-const strategyKeys = new Set(["_tag", "name", "posterior", "score", "acquire", "pseudoLabel"]);
+const strategyShape = strictFields(
+  t.intersection([
+    t.type({ posterior: PosteriorCodec, score: ScoreCodec, acquire: AcquireCodec }),
+    t.partial({ name: t.string, pseudoLabel: PseudoLabelCodec }),
+  ]),
+  ["_tag"],
+);
 
 /** A strategy: a value from {@link strategy}, or the same fields in YAML. */
 export const StrategyCodec: t.Type<Strategy, Strategy, unknown> = new t.Type<Strategy, Strategy, unknown>(
   "Strategy",
   (u): u is Strategy => isObject(u) && u["_tag"] === "strategy",
-  (u, c) => {
-    const errors: t.Errors = [];
-    if (isObject(u)) {
-      for (const extra of Object.keys(u).filter((k) => !strategyKeys.has(k))) {
-        errors.push({
-          value: u[extra],
-          context: [...c, { key: extra, type: t.never, actual: u[extra] }],
-          message: "unknown field (a strategy has name, posterior, score, acquire and pseudoLabel)",
-        });
-      }
-      if (u["name"] !== undefined && typeof u["name"] !== "string") {
-        errors.push({
-          value: u["name"],
-          context: [...c, { key: "name", type: t.string, actual: u["name"] }],
-          message: `expected a string, got ${JSON.stringify(u["name"])}`,
-        });
-      }
-    }
-    const shape = strategyShape.validate(u, c);
-    if (E.isLeft(shape)) errors.push(...shape.left);
-    if (errors.length > 0) return E.left(errors);
-    const name = isObject(u) && typeof u["name"] === "string" ? { name: u["name"] } : {};
-    return E.isLeft(shape) ? shape : t.success(strategy({ ...shape.right, ...name }));
-  },
+  (u, c) => E.map(strategy)(strategyShape.validate(u, c)),
   t.identity,
 );

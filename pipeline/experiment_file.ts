@@ -103,7 +103,12 @@ export async function loadRunnable(file: string, exportName = "default"): Promis
   }
   if (isTextExperiment(value)) {
     const text = decodeTextExperiment(value);
-    if (E.isLeft(text)) throw new ConfigError(file, text.left);
+    if (E.isLeft(text)) {
+      throw new ConfigError(
+        file,
+        yamlDoc && yamlText !== undefined ? withLines(text.left, yamlDoc, yamlText) : text.left,
+      );
+    }
     return { kind: "text", config: text.right };
   }
   if (isSuite(value)) {

@@ -24,7 +24,7 @@
 import * as E from "fp-ts/Either.js";
 import { pipe } from "fp-ts/function.js";
 import * as t from "io-ts";
-import { formatDecodeErrors, NonNegativeInt, PositiveInt, PositiveNumber } from "../../dsl/codecs.ts";
+import { formatDecodeErrors, NonNegativeInt, PositiveInt, PositiveNumber, strictFields } from "../../dsl/codecs.ts";
 
 /** Which data set: Reuters-21578 ModApte (multi-label) or TREC with coarse or fine classes (single-label). */
 export const TextDatasetName = t.keyof({ "reuters": null, "trec": null, "trec-fine": null });
@@ -44,7 +44,7 @@ export const TextAggregate = t.keyof({ "mean": null, "max": null, "sum-per-tag":
  * (`bayesian: true`, T = `head.samples` weight draws) or from the encoder's
  * own point-estimate output layer (`bayesian: false`, one "draw").
  */
-export const TextStrategy = t.intersection([
+export const TextStrategy = strictFields(t.intersection([
   t.type({ name: t.string, bayesian: t.boolean, score: TextScoreName }),
   t.partial({
     /** Multi-label only: how per-label entropy/BALD are combined (default "sum-per-tag"). */
@@ -52,12 +52,12 @@ export const TextStrategy = t.intersection([
     /** top-u only: u (default 1). */
     u: PositiveInt,
   }),
-]);
+]));
 /** A strategy. */
 export type TextStrategy = t.TypeOf<typeof TextStrategy>;
 
 /** The encoder trained from scratch each round (see `encoder.ts`). */
-export const TextEncoderConfig = t.type({
+export const TextEncoderConfig = strictFields(t.type({
   /** Hash buckets B of the unigram+bigram features. */
   buckets: PositiveInt,
   /** Tokens read per text. */
@@ -69,12 +69,12 @@ export const TextEncoderConfig = t.type({
   epochs: PositiveInt,
   batchSize: PositiveInt,
   learningRate: PositiveNumber,
-});
+}));
 /** The encoder settings. */
 export type TextEncoderConfig = t.TypeOf<typeof TextEncoderConfig>;
 
 /** The VOGN head fitted on the encoder's penultimate features (see `pipeline/vogn.ts`). */
-export const TextHeadConfig = t.intersection([
+export const TextHeadConfig = strictFields(t.intersection([
   t.type({
     /** T, posterior draws for evaluation and scoring (the talk: N = 10). */
     samples: PositiveInt,
@@ -88,12 +88,12 @@ export const TextHeadConfig = t.intersection([
     mcSamples: PositiveInt,
     temperature: PositiveNumber,
   }),
-]);
+]));
 /** The head settings. */
 export type TextHeadConfig = t.TypeOf<typeof TextHeadConfig>;
 
 /** The settings `full` may override (the paper's scale). */
-const Scalable = t.partial({
+const Scalable = strictFields(t.partial({
   initialLabelled: PositiveInt,
   acquireSize: PositiveInt,
   rounds: NonNegativeInt,
@@ -102,10 +102,10 @@ const Scalable = t.partial({
   testSubset: PositiveInt,
   encoder: TextEncoderConfig,
   head: TextHeadConfig,
-});
+}));
 
 /** A text experiment. */
-export const TextExperimentConfig = t.intersection([
+export const TextExperimentConfig = strictFields(t.intersection([
   t.type({
     _tag: t.literal("text-experiment"),
     name: t.string,
@@ -126,7 +126,7 @@ export const TextExperimentConfig = t.intersection([
     testSubset: PositiveInt,
   }),
   t.partial({ description: t.string, full: Scalable }),
-]);
+]));
 /** A decoded text experiment. */
 export type TextExperimentConfig = t.TypeOf<typeof TextExperimentConfig>;
 /** What a TypeScript experiment file writes (plain numbers, no brands). */
@@ -155,7 +155,8 @@ export function isTextExperiment(value: unknown): boolean {
 }
 
 /**
- * Decodes and checks a text experiment: the codec, then rules across fields
+ * Decodes and checks a text experiment: the codec (strict at every depth: an
+ * unknown field such as `encoder.dimm` is an error), then rules across fields
  * (unique strategy names, no posterior-only score without a posterior, at
  * least one strategy and seed).
  *

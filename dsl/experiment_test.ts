@@ -1,0 +1,100 @@
+/** The experiment codec is strict at every depth and checks what TypeScript values and YAML have in common. */
+import * as E from "fp-ts/Either.js";
+import * as t from "io-ts";
+import { assert, assertEquals } from "../tests/asserts.ts";
+import tiny from "../tests/tiny_mnist.ts";
+import { formatDecodeErrors, strictFields } from "./codecs.ts";
+import { decodeExperiment } from "./experiment.ts";
+import { galCnn } from "./model.ts";
+
+const { acquisitions: _a, acquireSize: _s, mcSamples: _m, ...base } = tiny;
+
+function problems(value: unknown): string[] {
+  const d = decodeExperiment(value);
+  return E.isLeft(d) ? d.left : [];
+}
+
+const trainFields = "known fields: epochs, batchSize, learningRate, weightDecay, init, klWeight";
+
+Deno.test("strictFields reports every unknown field with its path, beside the other problems", () => {
+  const codec = strictFields(t.intersection([t.type({ a: t.number }), t.partial({ b: t.string })]), ["_tag"]);
+  assert(E.isRight(codec.decode({ a: 1, _tag: "x" })));
+  const bad = codec.decode({ a: "1", c: 1, d: 2 });
+  assert(E.isLeft(bad));
+  assertEquals(formatDecodeErrors(bad.left), [
+    "c: unknown field (known fields: a, b)",
+    "d: unknown field (known fields: a, b)",
+    'a: expected a number, got "1"',
+  ]);
+  assert(!codec.is({ a: 1, c: 1 }) && codec.is({ a: 1 }));
+});
+
+Deno.test("unknown fields are errors at every depth, all listed in one run", () => {
+  const found = problems({
+    ...base,
+    train: { ...base.train, lr: 0.1 },
+    stop: { labelz: 60 },
+    full: { roundz: 3 },
+    model: { ...base.model, inputshape: [28, 28, 1] },
+    strategies: [{ posterior: { name: "mc-dropout", smaples: 20 }, score: "bald", acquire: { name: "top-k", k: 2 } }],
+  });
+  assertEquals(found.sort(), [
+    "full.roundz: unknown field (known fields: rounds, poolSubset, testSubset, seeds, train, mcSamples, " +
+    "initialPerClass, strategies, stop, grid)",
+    "model.inputshape: unknown field (known fields: inputShape, layers)",
+    "stop.labelz: unknown field (known fields: labels, accuracy)",
+    "strategies.0.posterior.samples: required field is missing (expected an integer >= 1)",
+    "strategies.0.posterior.smaples: unknown field (known fields: name, samples, consistent)",
+    `train.lr: unknown field (${trainFields})`,
+  ]);
+  // The top level as before, and the fields of layers, Bayesian settings, presets and the other parts.
+  const layers = [...base.model.layers];
+  layers[0] = { kind: "conv2d", filters: 8, kernel: 3, activation: "relu", padding: "valid", stride: 2 } as never;
+  layers[1] = { kind: "maxPool", size: 2, strides: 2 } as never;
+  const more = problems({
+    ...base,
+    acquisitionz: ["bald"],
+    model: { ...base.model, layers },
+    full: { train: { ...base.train, momentum: 0.9 } },
+    strategies: [{
+      posterior: "deterministic",
+      score: { name: "top-u", u: 2, v: 1 },
+      acquire: { name: "top-k", k: 2, kk: 1 },
+      pseudoLabel: { name: "ceal", dleta: 0.1 },
+    }],
+  });
+  for (
+    const e of [
+      "acquisitionz: unknown field (known fields: name, dataset, model, initialPerClass, rounds,",
+      "model.layers.0.stride: unknown field (known fields: kind, filters, kernel, activation, padding, bayesian)",
+      "model.layers.1.strides: unknown field (known fields: kind, size)",
+      `full.train.momentum: unknown field (${trainFields})`,
+      "strategies.0.score.v: unknown field (known fields: name, u)",
+      "strategies.0.acquire.kk: unknown field (known fields: name, k)",
+      "strategies.0.pseudoLabel.dleta: unknown field (known fields: name, delta, decay, limit)",
+    ]
+  ) assert(more.some((p) => p.startsWith(e)), `missing "${e}" in:\n${more.join("\n")}`);
+  assertEquals(more.length, 7, more.join("\n"));
+  const preset = problems({ ...tiny, model: { preset: "BNN-1", classes: 10, rhoinit: -5 } });
+  assert(
+    preset.includes(
+      "model.rhoinit: unknown field (known fields: preset, classes, inputShape, priorStd, rhoInit, rhoInitStd)",
+    ),
+    preset.join("\n"),
+  );
+  const bayes = { priorStd: 1, rhoInit: -3, rhoInitStd: 0.1, prior: 2 };
+  const spec = galCnn(10);
+  const withBayes = { ...spec, layers: spec.layers.map((l, i) => (i === 0 ? { ...l, bayesian: bayes } : l)) };
+  assert(
+    problems({ ...tiny, model: withBayes }).includes(
+      "model.layers.0.bayesian.prior: unknown field (known fields: priorStd, rhoInit, rhoInitStd)",
+    ),
+  );
+});
+
+Deno.test("a bad layer kind is reported once, not once per kind of layer", () => {
+  const layers = [{ kind: "maxpool", size: 2 }, ...base.model.layers];
+  assertEquals(problems({ ...tiny, model: { ...base.model, layers } }), [
+    'model.layers.0.kind: expected one of conv2d, maxPool, dropout, flatten, dense, got "maxpool"',
+  ]);
+});

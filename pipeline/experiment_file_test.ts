@@ -1,0 +1,92 @@
+/** Experiment files: every problem comes with the file, and in YAML with its line. */
+import { assert, assertEquals } from "../tests/asserts.ts";
+import { ConfigError, loadRunnable } from "./experiment_file.ts";
+
+/** The problems a file's ConfigError lists (fails when the file loads). */
+async function problemsOf(file: string): Promise<readonly string[]> {
+  try {
+    await loadRunnable(file);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  throw new Error(`${file} loaded`);
+}
+
+async function withFile<A>(name: string, text: string, f: (file: string) => Promise<A>): Promise<A> {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/${name}`;
+  await Deno.writeTextFile(file, text);
+  try {
+    return await f(file);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const yaml = `name: strict
+dataset: mnist
+model:
+  inputShape: [28, 28, 1]
+  layers:
+    - { kind: conv2d, filters: 8, kernel: 3, activation: relu, padding: valid, stride: 2 }
+    - { kind: maxPool, size: 2 }
+    - { kind: flatten }
+    - { kind: dense, units: 10, activation: linear }
+initialPerClass: 2
+strategies:
+  - posterior: { name: mc-dropout, smaples: 20 }
+    score: bald
+    acquire: { name: top-k, k: 10 }
+rounds: 2
+poolSubset: 100
+testSubset: 100
+seeds: [0]
+train: { epochs: 1, batchSize: 16, learningRate: 0.001, weightDecay: 0, init: scratch, lr: 1 }
+stop:
+  labelz: 60
+full:
+  roundz: 3
+`;
+
+Deno.test("unknown fields of a YAML file are reported at every depth with their lines", async () => {
+  const found = await withFile("strict.yaml", yaml, problemsOf);
+  for (
+    const e of [
+      "line 6: model.layers.0.stride: unknown field (known fields: kind, filters, kernel, activation, padding, bayesian)",
+      "line 12: strategies.0.posterior.smaples: unknown field (known fields: name, samples, consistent)",
+      "line 12: strategies.0.posterior.samples: required field is missing (expected an integer >= 1)",
+      "line 19: train.lr: unknown field (known fields: epochs, batchSize, learningRate, weightDecay, init, klWeight)",
+      "line 21: stop.labelz: unknown field (known fields: labels, accuracy)",
+      "line 23: full.roundz: unknown field (known fields: rounds, poolSubset, testSubset, seeds, train, mcSamples, ",
+    ]
+  ) assert(found.some((p) => p.startsWith(e)), `missing "${e}" in:\n${found.join("\n")}`);
+  assertEquals(found.length, 6, found.join("\n"));
+});
+
+Deno.test("unknown fields of a YAML text experiment are reported with their lines", async () => {
+  const text = `_tag: text-experiment
+name: tiny
+dataset: trec
+initialLabelled: 10
+acquireSize: 5
+rounds: 1
+seeds: [0]
+encoder: { buckets: 512, maxTokens: 50, dim: 8, dimm: 8, hidden: 8, epochs: 3, batchSize: 8, learningRate: 0.05 }
+head:
+  samples: 4
+  priorPrecision: 1
+  epochs: 5
+  sample: 3
+strategies:
+  - { name: random, bayesian: false, score: random }
+poolSubset: 30
+testSubset: 20
+`;
+  assertEquals(await withFile("text.yaml", text, problemsOf), [
+    "line 8: encoder.dimm: unknown field (known fields: buckets, maxTokens, dim, hidden, epochs, batchSize, " +
+    "learningRate)",
+    "line 13: head.sample: unknown field (known fields: samples, priorPrecision, epochs, learningRate, batchSize, " +
+    "mcSamples, temperature)",
+  ]);
+});
