@@ -83,6 +83,11 @@ const expectations: Record<string, string> = {
   boolean: "true or false",
 };
 
+/** A value as a message shows it: JSON, except numbers JSON cannot write (NaN, Infinity). */
+function show(value: unknown): string {
+  return typeof value === "number" && !Number.isFinite(value) ? String(value) : JSON.stringify(value);
+}
+
 /**
  * Formats io-ts errors as one line per problem: `path: expected X, got Y`.
  * For unions, only the deepest failing branch is reported per path.
@@ -114,7 +119,7 @@ export function formatDecodeErrors(errors: t.Errors): string[] {
         ? `${where}: ${e.message}`
         : (e.value === undefined
           ? `${where}: required field is missing (expected ${expected})`
-          : `${where}: expected ${expected}, got ${JSON.stringify(e.value)}`),
+          : `${where}: expected ${expected}, got ${show(e.value)}`),
     );
   }
   return [...lines];

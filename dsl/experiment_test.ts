@@ -6,6 +6,29 @@ import tiny from "../tests/tiny_mnist.ts";
 import { formatDecodeErrors, strictFields } from "./codecs.ts";
 import { decodeExperiment } from "./experiment.ts";
 import { galCnn } from "./model.ts";
+import {
+  badge,
+  bald,
+  batchBald,
+  bayesByBackprop,
+  ceal,
+  coreSet,
+  deepEnsemble,
+  defineAcquire,
+  definePseudoLabel,
+  defineScore,
+  deterministic,
+  discriminative,
+  emoc,
+  learningLoss,
+  mcDropout,
+  powerTopK,
+  strategy,
+  suggestive,
+  topK,
+  topU,
+  vognHead,
+} from "./strategy.ts";
 
 const { acquisitions: _a, acquireSize: _s, mcSamples: _m, ...base } = tiny;
 
@@ -97,4 +120,87 @@ Deno.test("a bad layer kind is reported once, not once per kind of layer", () =>
   assertEquals(problems({ ...tiny, model: { ...base.model, layers } }), [
     'model.layers.0.kind: expected one of conv2d, maxPool, dropout, flatten, dense, got "maxpool"',
   ]);
+});
+
+Deno.test("built-in parts written in TypeScript are checked by the codec of their YAML form, with its messages", () => {
+  const posterior = mcDropout({ samples: 2 }), score = bald, acquire = topK(2);
+  const cases: [string, Partial<Parameters<typeof strategy>[0]>, unknown][] = [
+    ["acquire", { acquire: topK(0) }, { name: "top-k", k: 0 }],
+    ["acquire", { acquire: batchBald(-1) }, { name: "batch-bald", k: -1 }],
+    ["acquire", { acquire: batchBald(3, { maxExactConfigs: 0 }) }, { name: "batch-bald", k: 3, maxExactConfigs: 0 }],
+    ["acquire", { acquire: powerTopK(2, -1) }, { name: "power", k: 2, beta: -1 }],
+    ["acquire", { acquire: coreSet(1.5) }, { name: "core-set", k: 1.5 }],
+    ["acquire", { acquire: badge(0) }, { name: "badge", k: 0 }],
+    ["acquire", { acquire: emoc(2, { reference: 0 }) }, { name: "emoc", k: 2, reference: 0 }],
+    ["acquire", { acquire: suggestive(2, 0) }, { name: "suggestive", k: 2, shortlist: 0 }],
+    ["acquire", { acquire: discriminative(2, { epochs: 0 }) }, { name: "discriminative", k: 2, epochs: 0 }],
+    ["acquire", { acquire: learningLoss(2, { hidden: [0] }) }, { name: "learning-loss", k: 2, hidden: [0] }],
+    ["posterior", { posterior: mcDropout({ samples: 0 }) }, { name: "mc-dropout", samples: 0 }],
+    ["posterior", { posterior: bayesByBackprop({ samples: NaN }) }, { name: "bayes-by-backprop", samples: NaN }],
+    ["posterior", { posterior: deepEnsemble({ members: 0 }) }, { name: "ensemble", members: 0 }],
+    ["posterior", { posterior: vognHead({ samples: 2, temperature: -1 }) }, {
+      name: "vogn-head",
+      samples: 2,
+      temperature: -1,
+    }],
+    ["score", { score: topU(0) }, { name: "top-u", u: 0 }],
+    ["pseudoLabel", { pseudoLabel: ceal({ delta: -1 }) }, { name: "ceal", delta: -1 }],
+  ];
+  for (const [field, ts, yaml] of cases) {
+    const fromTs = problems({ ...base, strategies: [strategy({ posterior, score, acquire, ...ts })] });
+    const fromYaml = problems({ ...base, strategies: [{ posterior, score, acquire, [field]: yaml }] });
+    assert(fromTs.length > 0, `${JSON.stringify(yaml)} passed from TypeScript`);
+    assertEquals(fromTs, fromYaml);
+  }
+  assertEquals(problems({ ...base, strategies: [strategy({ posterior, score, acquire: topK(0) })] }), [
+    "strategies.0.acquire.k: expected an integer >= 1, got 0",
+  ]);
+  assertEquals(
+    problems({ ...base, strategies: [strategy({ posterior: mcDropout({ samples: 0 }), score, acquire })] }),
+    [
+      "strategies.0.posterior.samples: expected an integer >= 1, got 0",
+    ],
+  );
+  assertEquals(
+    problems({ ...base, strategies: [strategy({ posterior: deepEnsemble({ members: 0 }), score, acquire })] }),
+    [
+      "strategies.0.posterior.members: expected an integer >= 1, got 0",
+    ],
+  );
+  // The shorthand and the acquisitions' parameters, as before.
+  assertEquals(problems({ ...tiny, acquireSize: 0 }), ["acquireSize: expected an integer >= 1, got 0"]);
+  // Every built-in part with valid parameters passes, and user-defined parts (no YAML form) still do.
+  const fine = [
+    topK(3),
+    batchBald(3, { maxExactConfigs: 100 }),
+    powerTopK(3, 2),
+    coreSet(3),
+    badge(3),
+    emoc(3),
+    suggestive(3),
+    discriminative(3),
+    learningLoss(3),
+  ].map((a, i) =>
+    strategy({
+      name: `s${i}`,
+      posterior: a.needsConsistentSamples ? deepEnsemble({ members: 2 }) : posterior,
+      score,
+      acquire: a,
+    })
+  );
+  const own = strategy({
+    name: "own",
+    posterior: vognHead({ samples: 3 }),
+    score: defineScore({ name: "zero", fn: (lp) => new Float64Array(lp.n) }),
+    acquire: defineAcquire({ name: "first", size: 2, select: ({ candidates }) => candidates.slice(0, 2) }),
+    pseudoLabel: definePseudoLabel({ name: "none", select: () => ({ indices: [], labels: [] }) }),
+  });
+  const withTopU = strategy({
+    name: "top-u",
+    posterior: deterministic(),
+    score: topU(2),
+    acquire,
+    pseudoLabel: ceal(),
+  });
+  assertEquals(problems({ ...base, strategies: [...fine, own, withTopU] }), []);
 });

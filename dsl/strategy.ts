@@ -56,6 +56,23 @@ interface PartIdentity {
   readonly version: number;
   /** JSON parameters. */
   readonly params: Readonly<Record<string, unknown>>;
+  /**
+   * What a built-in part was built from: its YAML form (`"bald"`, `{ name: "top-k", k: 10 }`). The codecs
+   * decode it again, so `topK(0)` in a TypeScript file is rejected exactly as `{ name: top-k, k: 0 }` in
+   * YAML. Absent from user-defined parts (`defineScore` and the like).
+   */
+  readonly source?: PartSource;
+}
+
+/** A built-in part's YAML form: its name, or an object with its name and parameters. */
+export type PartSource = string | { readonly name: string; readonly [param: string]: unknown };
+
+/** The part, with the YAML form it was built from (parameters left undefined are left out). */
+function builtFrom<P extends PartIdentity>(source: PartSource, part: P): P {
+  const form = typeof source === "string"
+    ? source
+    : Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined)) as PartSource;
+  return { ...part, source: form };
 }
 
 /** A score: one number per pool item from a chunk of sampled predictions. */
@@ -221,6 +238,16 @@ export function defineAcquire(def: {
   };
 }
 
+/** A built-in score: {@link defineScore}, remembering its YAML form. */
+function builtinScore(source: PartSource, def: Parameters<typeof defineScore>[0]): ScoreDef {
+  return builtFrom(source, defineScore(def));
+}
+
+/** A built-in rule: {@link defineAcquire}, remembering its YAML form. */
+function builtinAcquire(source: PartSource, def: Parameters<typeof defineAcquire>[0]): AcquireDef {
+  return builtFrom(source, defineAcquire(def));
+}
+
 /**
  * MC dropout (Gal & Ghahramani 2016): the trained net with dropout kept on at
  * prediction time, sampled T times. `consistent: true` uses the same T masks
@@ -231,7 +258,7 @@ export function defineAcquire(def: {
  */
 export function mcDropout(opts: { readonly samples: number; readonly consistent?: boolean }): PosteriorDef {
   const params = opts.consistent ? { samples: opts.samples, consistent: true } : { samples: opts.samples };
-  return {
+  return builtFrom({ name: "mc-dropout", ...opts }, {
     _tag: "posterior",
     name: "mc-dropout",
     // Version 2 when consistent: restoring such a posterior from the cache reseeded its masks before the fix
@@ -240,7 +267,7 @@ export function mcDropout(opts: { readonly samples: number; readonly consistent?
     params,
     samples: opts.samples,
     ...(opts.consistent ? { consistent: true } : {}),
-  };
+  });
 }
 
 /**
@@ -254,7 +281,7 @@ export function mcDropout(opts: { readonly samples: number; readonly consistent?
  */
 export function bayesByBackprop(opts: { readonly samples: number; readonly consistent?: boolean }): PosteriorDef {
   const params = opts.consistent ? { samples: opts.samples, consistent: true } : { samples: opts.samples };
-  return {
+  return builtFrom({ name: "bayes-by-backprop", ...opts }, {
     _tag: "posterior",
     name: "bayes-by-backprop",
     // Version 2 when consistent: restoring such a posterior from the cache reseeded its masks before the fix
@@ -263,7 +290,7 @@ export function bayesByBackprop(opts: { readonly samples: number; readonly consi
     params,
     samples: opts.samples,
     ...(opts.consistent ? { consistent: true } : {}),
-  };
+  });
 }
 
 /**
@@ -273,7 +300,14 @@ export function bayesByBackprop(opts: { readonly samples: number; readonly consi
  * @returns the posterior value
  */
 export function deterministic(): PosteriorDef {
-  return { _tag: "posterior", name: "deterministic", version: 1, params: {}, samples: 1, consistent: true };
+  return builtFrom("deterministic", {
+    _tag: "posterior",
+    name: "deterministic",
+    version: 1,
+    params: {},
+    samples: 1,
+    consistent: true,
+  });
 }
 
 /**
@@ -287,7 +321,7 @@ export function deterministic(): PosteriorDef {
  * @returns the posterior value
  */
 export function deepEnsemble(opts: { readonly members: number }): PosteriorDef {
-  return {
+  return builtFrom({ name: "ensemble", ...opts }, {
     _tag: "posterior",
     name: "ensemble",
     version: 1,
@@ -295,7 +329,7 @@ export function deepEnsemble(opts: { readonly members: number }): PosteriorDef {
     samples: opts.members,
     nets: opts.members,
     consistent: true,
-  };
+  });
 }
 
 /** Options of {@link vognHead}. */
@@ -335,7 +369,13 @@ export function vognHead(opts: VognHeadOptions): PosteriorDef {
     batchSize: opts.batchSize ?? 32,
     mcSamples: opts.mcSamples ?? 1,
   };
-  return { _tag: "posterior", name: "vogn-head", version: 1, params, samples: opts.samples };
+  return builtFrom({ name: "vogn-head", ...opts }, {
+    _tag: "posterior",
+    name: "vogn-head",
+    version: 1,
+    params,
+    samples: opts.samples,
+  });
 }
 
 /**
@@ -345,7 +385,7 @@ export function vognHead(opts: VognHeadOptions): PosteriorDef {
  * @returns the rule
  */
 export function topK(k: number): AcquireDef {
-  return defineAcquire({
+  return builtinAcquire({ name: "top-k", k }, {
     name: "top-k",
     size: k,
     select: ({ candidates, scores }, ctx) => topKSelect("acquire/top-k", candidates, scores, k, ctx.warn).indices,
@@ -366,7 +406,7 @@ export function batchBald(
   b: number,
   opts: { readonly maxExactConfigs?: number; readonly sampledConfigs?: number } = {},
 ): AcquireDef {
-  return defineAcquire({
+  return builtinAcquire({ name: "batch-bald", k: b, ...opts }, {
     name: "batch-bald",
     version: 2,
     size: b,
@@ -391,7 +431,7 @@ export function batchBald(
  * @returns the rule
  */
 export function powerTopK(b: number, beta = 1): AcquireDef {
-  return defineAcquire({
+  return builtinAcquire({ name: "power", k: b, beta }, {
     name: "power",
     size: b,
     params: { beta },
@@ -409,7 +449,7 @@ export function powerTopK(b: number, beta = 1): AcquireDef {
  * @returns the rule
  */
 export function coreSet(b: number): AcquireDef {
-  return defineAcquire({
+  return builtinAcquire({ name: "core-set", k: b }, {
     name: "core-set",
     size: b,
     needs: ["embeddings", "labelledEmbeddings"],
@@ -438,7 +478,7 @@ export function coreSet(b: number): AcquireDef {
  * @returns the rule
  */
 export function badge(b: number): AcquireDef {
-  return defineAcquire({
+  return builtinAcquire({ name: "badge", k: b }, {
     name: "badge",
     size: b,
     needs: ["logProbs", "embeddings"],
@@ -470,7 +510,7 @@ const positions = (n: number) => Array.from({ length: n }, (_, i) => i);
 export function emoc(b: number, opts: { readonly reference?: number; readonly output?: EmocOutput } = {}): AcquireDef {
   const reference = opts.reference ?? 500;
   const output = opts.output ?? "probs";
-  return defineAcquire({
+  return builtinAcquire({ name: "emoc", k: b, ...opts }, {
     name: "emoc",
     size: b,
     params: { reference, output },
@@ -502,7 +542,7 @@ export function emoc(b: number, opts: { readonly reference?: number; readonly ou
  * @returns the rule
  */
 export function suggestive(b: number, shortlist = 2 * b): AcquireDef {
-  return defineAcquire({
+  return builtinAcquire({ name: "suggestive", k: b, shortlist }, {
     name: "suggestive",
     size: b,
     params: { shortlist },
@@ -547,7 +587,7 @@ export function discriminative(b: number, opts: DiscriminativeRuleOptions = {}):
     epochs: opts.epochs ?? 10,
     learningRate: opts.learningRate ?? 1e-3,
   };
-  return defineAcquire({
+  return builtinAcquire({ name: "discriminative", k: b, ...opts }, {
     name: "discriminative",
     size: b,
     params,
@@ -595,7 +635,7 @@ export function learningLoss(b: number, opts: LearningLossRuleOptions = {}): Acq
     learningRate: opts.learningRate ?? 1e-3,
     margin: opts.margin ?? 1,
   };
-  return defineAcquire({
+  return builtinAcquire({ name: "learning-loss", k: b, ...opts }, {
     name: "learning-loss",
     size: b,
     params,
@@ -666,6 +706,11 @@ export function definePseudoLabel(def: {
   };
 }
 
+/** A built-in pseudo-labelling part: {@link definePseudoLabel}, remembering its YAML form. */
+function builtinPseudoLabel(source: PartSource, def: Parameters<typeof definePseudoLabel>[0]): PseudoLabelDef {
+  return builtFrom(source, definePseudoLabel(def));
+}
+
 /** Options of {@link ceal}. */
 export interface CealOptions {
   /** δ0: the entropy threshold (nats) of round 0 (default 0.005, the paper's). */
@@ -691,7 +736,7 @@ export function ceal(opts: CealOptions = {}): PseudoLabelDef {
   const delta = opts.delta ?? 0.005;
   const decay = opts.decay ?? 0.00033;
   const limit = opts.limit ?? Infinity;
-  return definePseudoLabel({
+  return builtinPseudoLabel({ name: "ceal", ...opts }, {
     name: "ceal",
     params: { delta, decay, ...(Number.isFinite(limit) ? { limit } : {}) },
     select: ({ candidates, meanProbs, acquired, round }) => {
@@ -716,19 +761,25 @@ export function ceal(opts: CealOptions = {}): PseudoLabelDef {
 }
 
 /** BALD (Houlsby et al. 2011): mutual information between prediction and weights. */
-export const bald: ScoreDef = defineScore({ name: "bald", fn: baldFn });
+export const bald: ScoreDef = builtinScore("bald", { name: "bald", fn: baldFn });
 /** Entropy of the MC-averaged predictive distribution. */
-export const maxEntropy: ScoreDef = defineScore({ name: "max-entropy", fn: maxEntropyFn });
+export const maxEntropy: ScoreDef = builtinScore("max-entropy", { name: "max-entropy", fn: maxEntropyFn });
 /** Variation ratios (Freeman 1965): 1 - modal count / T. */
-export const variationRatios: ScoreDef = defineScore({ name: "variation-ratios", fn: variationRatiosFn });
+export const variationRatios: ScoreDef = builtinScore("variation-ratios", {
+  name: "variation-ratios",
+  fn: variationRatiosFn,
+});
 /** Mean standard deviation of the class probabilities (Kampffmeyer et al. 2016). */
-export const meanStd: ScoreDef = defineScore({ name: "mean-std", fn: meanStdFn });
+export const meanStd: ScoreDef = builtinScore("mean-std", { name: "mean-std", fn: meanStdFn });
 /** Least confidence: 1 - the largest MC-averaged class probability. */
-export const leastConfidence: ScoreDef = defineScore({ name: "least-confidence", fn: leastConfidenceFn });
+export const leastConfidence: ScoreDef = builtinScore("least-confidence", {
+  name: "least-confidence",
+  fn: leastConfidenceFn,
+});
 /** Margin, the "difference" uncertainty of `000_*.txt`: 1 - (p1 - p2) of the MC-averaged predictive. */
-export const margin: ScoreDef = defineScore({ name: "margin", fn: marginFn });
+export const margin: ScoreDef = builtinScore("margin", { name: "margin", fn: marginFn });
 /** Uniform random scores: the baseline. */
-export const random: ScoreDef = defineScore({ name: "random", fn: randomScore, usesPredictions: false });
+export const random: ScoreDef = builtinScore("random", { name: "random", fn: randomScore, usesPredictions: false });
 
 /**
  * Top-u Bayesian entropy (the Bayesian-learning-rule talk, `000_*.txt`): the
@@ -739,7 +790,11 @@ export const random: ScoreDef = defineScore({ name: "random", fn: randomScore, u
  * @returns the score value
  */
 export function topU(u: number): ScoreDef {
-  return defineScore({ name: "top-u", params: { u }, fn: topUEntropy(u) });
+  // A bad u does not throw here: the codec rejects it with its path, as it does `{ name: top-u, u: 0 }`.
+  const fn: ScoreFn = Number.isInteger(u) && u >= 1 ? topUEntropy(u) : () => {
+    throw new RangeError(`top-u: u must be a positive integer, got ${u}`);
+  };
+  return builtinScore({ name: "top-u", u }, { name: "top-u", params: { u }, fn });
 }
 
 /** Built-in scores by name (the names YAML files use). */
@@ -928,30 +983,44 @@ function namedPart<A>(
   knownNames: readonly string[] = Object.keys(builtins),
 ): t.Type<A, A, unknown> {
   const names = knownNames.join(", ");
+  /** A part as YAML writes it: its name, or `{ name, ...params }`. */
+  const fromYaml = (u: unknown, c: t.Context): t.Validation<A> => {
+    if (typeof u === "string") {
+      const byName = fromName(u);
+      if (byName !== undefined) return t.success(byName);
+      if (u in builtins) {
+        return t.failure(u, c, `${kind} ${JSON.stringify(u)} takes parameters: write { name: ${u}, ... }`);
+      }
+      return t.failure(u, c, `unknown ${kind} ${JSON.stringify(u)} (known: ${names})`);
+    }
+    if (!isObject(u)) return t.failure(u, c, `expected a ${kind} name or object`);
+    const name = u["name"];
+    const decoder = typeof name === "string" ? builtins[name] : undefined;
+    if (!decoder) {
+      return t.failure(
+        name,
+        [...c, { key: "name", type: t.string, actual: name }],
+        `unknown ${kind} ${JSON.stringify(name)} (known: ${names})`,
+      );
+    }
+    return decoder.validate(u, c);
+  };
   return new t.Type<A, A, unknown>(
     kind,
     (u): u is A => isObject(u) && u["_tag"] === tag,
     (u, c) => {
-      if (typeof u === "string") {
-        const byName = fromName(u);
-        if (byName !== undefined) return t.success(byName);
-        if (u in builtins) {
-          return t.failure(u, c, `${kind} ${JSON.stringify(u)} takes parameters: write { name: ${u}, ... }`);
-        }
-        return t.failure(u, c, `unknown ${kind} ${JSON.stringify(u)} (known: ${names})`);
-      }
-      if (!isObject(u)) return t.failure(u, c, `expected a ${kind} name or object`);
-      if (u["_tag"] === tag) return validateBuilt<A>(u, c, functions);
-      const name = u["name"];
-      const decoder = typeof name === "string" ? builtins[name] : undefined;
-      if (!decoder) {
-        return t.failure(
-          name,
-          [...c, { key: "name", type: t.string, actual: name }],
-          `unknown ${kind} ${JSON.stringify(name)} (known: ${names})`,
-        );
-      }
-      return decoder.validate(u, c);
+      if (!isObject(u) || u["_tag"] !== tag) return fromYaml(u, c);
+      // A value built in TypeScript: its shape, and for a built-in part what it was built from, decoded as the
+      // YAML form is, so both run the one check (`topK(0)` fails as `{ name: top-k, k: 0 }` does).
+      const built = validateBuilt<A>(u, c, functions);
+      const source = u["source"];
+      // The path stays the part's; its last step now looks at the YAML form (as the YAML path does).
+      const last = c[c.length - 1];
+      const again = source === undefined
+        ? undefined
+        : fromYaml(source, last ? [...c.slice(0, -1), { ...last, actual: source }] : c);
+      if (again === undefined || E.isRight(again)) return built;
+      return E.left([...(E.isLeft(built) ? built.left : []), ...again.left]);
     },
     t.identity,
   );
