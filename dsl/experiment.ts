@@ -18,7 +18,15 @@ import {
   strictFields,
   UnitInterval,
 } from "./codecs.ts";
-import { hybridPreset, HybridPresetName, NetSpec } from "./model.ts";
+import {
+  checkModelClasses,
+  checkModelInput,
+  checkModelOutput,
+  checkModelShapes,
+  hybridPreset,
+  HybridPresetName,
+  NetSpec,
+} from "./model.ts";
 import { mcDropout, scoresByName, type Strategy, strategy, StrategyCodec, topK } from "./strategy.ts";
 
 /** Acquisition functions known by name. */
@@ -36,6 +44,15 @@ export type AcquisitionName = t.TypeOf<typeof AcquisitionName>;
 export const ImageDatasetName = t.keyof({ "mnist": null, "fashion-mnist": null, "cifar10": null });
 /** Image data sets the loaders know. */
 export type ImageDatasetName = t.TypeOf<typeof ImageDatasetName>;
+
+/** What a model must fit in each built-in image data set: its classes and image shape [H, W, C]. */
+export const imageDatasets: Readonly<
+  Record<ImageDatasetName, { readonly classes: number; readonly inputShape: readonly [number, number, number] }>
+> = {
+  "mnist": { classes: 10, inputShape: [28, 28, 1] },
+  "fashion-mnist": { classes: 10, inputShape: [28, 28, 1] },
+  "cifar10": { classes: 10, inputShape: [32, 32, 3] },
+};
 
 /** How each round's model is trained. */
 export const TrainConfig = strictFields(t.intersection([
@@ -206,15 +223,13 @@ function checkConsistency(c: ExperimentConfig): string[] {
     }
   }
   if (c.seeds.length === 0) problems.push("seeds: expected at least one seed");
-  c.model.layers.forEach((layer, i) => {
-    if (layer.kind === "dropout" && !(layer.rate >= 0 && layer.rate < 1)) {
-      problems.push(`model.layers.${i}.rate: expected a number in [0, 1), got ${layer.rate}`);
-    }
-  });
-  const last = c.model.layers[c.model.layers.length - 1];
-  if (!last || last.kind !== "dense" || last.activation !== "linear") {
-    problems.push("model.layers: the last layer must be a linear dense layer (the class logits)");
-  }
+  // The model against its data set (sizes and rates are the codec's): layers that fit, the classes, the images.
+  const data = (imageDatasets as Partial<Record<string, (typeof imageDatasets)[ImageDatasetName]>>)[c.dataset];
+  problems.push(...checkModelShapes(c.model));
+  if (data) {
+    problems.push(...checkModelClasses(c.model, data.classes, c.dataset));
+    problems.push(...checkModelInput(c.model, data.inputShape, c.dataset));
+  } else problems.push(...checkModelOutput(c.model));
   return problems;
 }
 

@@ -204,3 +204,29 @@ Deno.test("built-in parts written in TypeScript are checked by the codec of thei
   });
   assertEquals(problems({ ...base, strategies: [...fine, own, withTopU] }), []);
 });
+
+Deno.test("the model is checked against its data set before any work, each problem with its path", () => {
+  const layers = tiny.model.layers.map((l) => ({ ...l })) as Record<string, unknown>[];
+  layers[0] = { ...layers[0], filters: 0 };
+  layers[2] = { ...layers[2], rate: 1.5 };
+  assertEquals(problems({ ...tiny, model: { ...tiny.model, layers } }), [
+    "model.layers.0.filters: expected an integer >= 1, got 0",
+    "model.layers.2.rate: expected a number in [0, 1), got 1.5",
+  ]);
+  const seven = tiny.model.layers.map((l, i) => (i === 6 ? { ...l, units: 7 } : l));
+  assertEquals(problems({ ...tiny, model: { ...tiny.model, layers: seven } }), [
+    "model.layers.6.units: the last layer has 7 units but mnist has 10 classes",
+  ]);
+  assertEquals(problems({ ...tiny, dataset: "cifar10" }), [
+    "model.inputShape: expected [32, 32, 3] for cifar10, got [28, 28, 1]",
+  ]);
+  assertEquals(problems({ ...tiny, dataset: "fashion-mnist", model: galCnn(10) }), []);
+  assertEquals(problems({ ...tiny, dataset: "cifar10", model: galCnn(10, [32, 32, 3]) }), []);
+  assertEquals(problems({ ...tiny, model: { preset: "BNN-1", classes: 2 } }), [
+    "model.layers.5.units: the last layer has 2 units but mnist has 10 classes",
+  ]);
+  assertEquals(problems({ ...tiny, model: galCnn(10, [3, 3, 1]) }), [
+    "model.layers.0.kernel: a 4x4 kernel does not fit its 3x3 input",
+    "model.inputShape: expected [28, 28, 1] for mnist, got [3, 3, 1]",
+  ]);
+});

@@ -17,6 +17,8 @@ export type Activation = t.TypeOf<typeof Activation>;
 const positive = t.refinement(t.number, (n) => Number.isFinite(n) && n > 0, "PositiveNumber");
 const nonNegative = t.refinement(t.number, (n) => Number.isFinite(n) && n >= 0, "NonNegativeNumber");
 const finite = t.refinement(t.number, (n) => Number.isFinite(n), "FiniteNumber");
+const count = t.refinement(t.number, (n) => Number.isInteger(n) && n >= 1, "PositiveInt");
+const dropRate = t.refinement(t.number, (n) => Number.isFinite(n) && n >= 0 && n < 1, "Probability");
 
 /**
  * A mean-field Gaussian weight posterior for a conv2d or dense layer, trained
@@ -42,8 +44,8 @@ const WeightedOptions = t.partial({ bayesian: BayesianSpec });
 export const Conv2dSpec = strictFields(t.intersection([
   t.type({
     kind: t.literal("conv2d"),
-    filters: t.number,
-    kernel: t.number,
+    filters: count,
+    kernel: count,
     activation: Activation,
     padding: t.union([t.literal("valid"), t.literal("same")]),
   }),
@@ -54,16 +56,16 @@ export type Conv2dSpec = t.TypeOf<typeof Conv2dSpec>;
 
 /** A fully connected layer. */
 export const DenseSpec = strictFields(t.intersection([
-  t.type({ kind: t.literal("dense"), units: t.number, activation: Activation }),
+  t.type({ kind: t.literal("dense"), units: count, activation: Activation }),
   WeightedOptions,
 ]));
 /** A fully connected layer. */
 export type DenseSpec = t.TypeOf<typeof DenseSpec>;
 
 /** Max pooling, size x size windows with stride size. */
-export const MaxPoolSpec = strictFields(t.type({ kind: t.literal("maxPool"), size: t.number }));
+export const MaxPoolSpec = strictFields(t.type({ kind: t.literal("maxPool"), size: count }));
 /** Dropout: each activation is zeroed with probability `rate` (and the rest scaled up) when sampling. */
-export const DropoutSpec = strictFields(t.type({ kind: t.literal("dropout"), rate: t.number }));
+export const DropoutSpec = strictFields(t.type({ kind: t.literal("dropout"), rate: dropRate }));
 /** Flattens [H, W, C] activations to one vector. */
 export const FlattenSpec = strictFields(t.type({ kind: t.literal("flatten") }));
 
@@ -80,10 +82,13 @@ export type LayerSpec = t.TypeOf<typeof LayerSpec>;
 
 /**
  * A feed-forward classifier: input shape [H, W, C] and layers; the last layer
- * is a linear dense layer whose outputs are the class logits.
+ * is a linear dense layer whose outputs are the class logits. Sizes (filters,
+ * kernel, units, pool size, input shape) are integers >= 1 and dropout rates
+ * lie in [0, 1); {@link checkModelShapes} and {@link checkModelClasses} check
+ * what the codec cannot see alone.
  */
 export const NetSpec = strictFields(t.type({
-  inputShape: t.tuple([t.number, t.number, t.number]),
+  inputShape: t.tuple([count, count, count]),
   layers: t.array(LayerSpec),
 }));
 /** A feed-forward classifier (see the codec). */
@@ -297,4 +302,120 @@ export function hybridPreset(
       { kind: "dense", units: classes, activation: "linear", ...maybe(dense2) },
     ],
   };
+}
+
+const showShape = (shape: readonly number[]) => `[${shape.join(", ")}]`;
+
+/**
+ * Checks that each layer fits the output of the one before it: a kernel or
+ * pool no larger than its input, conv and pool layers on [H, W, C] input, a
+ * dense layer on a vector (after a flatten). Paths are those of an
+ * experiment's `model` field. Stops at the first layer that does not fit (the
+ * shapes after it mean nothing).
+ *
+ * @param spec a decoded spec
+ * @returns one message per problem (`model.layers.1.kernel: ...`), none when it fits
+ */
+export function checkModelShapes(spec: NetSpec): string[] {
+  let shape: number[] = [...spec.inputShape];
+  for (const [i, layer] of spec.layers.entries()) {
+    const at = `model.layers.${i}`;
+    const flat = shape.length === 1;
+    switch (layer.kind) {
+      case "conv2d":
+      case "maxPool": {
+        const what = layer.kind === "conv2d" ? "a conv2d layer" : "a maxPool layer";
+        if (flat) return [`${at}: ${what} needs [H, W, C] input, but its input is a vector of ${shape[0]}`];
+        const [h, w, c] = shape as [number, number, number];
+        if (layer.kind === "conv2d") {
+          if (layer.padding === "valid" && (layer.kernel > h || layer.kernel > w)) {
+            return [`${at}.kernel: a ${layer.kernel}x${layer.kernel} kernel does not fit its ${h}x${w} input`];
+          }
+          shape = layer.padding === "same"
+            ? [h, w, layer.filters]
+            : [h - layer.kernel + 1, w - layer.kernel + 1, layer.filters];
+        } else {
+          if (layer.size > h || layer.size > w) {
+            return [`${at}.size: a ${layer.size}x${layer.size} pool does not fit its ${h}x${w} input`];
+          }
+          shape = [Math.floor(h / layer.size), Math.floor(w / layer.size), c];
+        }
+        break;
+      }
+      case "dense":
+        if (!flat) {
+          return [
+            `${at}: a dense layer needs a vector input (put { kind: flatten } before it), got ${showShape(shape)}`,
+          ];
+        }
+        shape = [layer.units];
+        break;
+      case "flatten":
+        shape = [shape.reduce((a, b) => a * b, 1)];
+        break;
+      case "dropout":
+        break;
+    }
+  }
+  return [];
+}
+
+/**
+ * Checks that a net's last layer is a linear dense layer (its outputs are the
+ * class logits), whatever the number of classes.
+ *
+ * @param spec a decoded spec
+ * @returns one message when it is not, else none
+ */
+export function checkModelOutput(spec: NetSpec): string[] {
+  const last = spec.layers[spec.layers.length - 1];
+  return !last || last.kind !== "dense" || last.activation !== "linear"
+    ? ["model.layers: the last layer must be a linear dense layer (the class logits)"]
+    : [];
+}
+
+/**
+ * Checks that a net ends in its class logits: the last layer is a linear
+ * dense layer with one unit per class. The experiment codec runs it for the
+ * built-in data sets; a loader of a user's data set runs it once the classes
+ * are known. Paths are those of an experiment's `model` field.
+ *
+ * @param spec a decoded spec
+ * @param classes the data set's number of classes
+ * @param dataset the data set's name, for messages
+ * @returns one message per problem, none when the net fits
+ * @example
+ * ```ts
+ * import { checkModelClasses, galCnn } from "./model.ts";
+ * console.assert(checkModelClasses(galCnn(10), 10).length === 0);
+ * console.assert(checkModelClasses(galCnn(7), 10, "mnist")[0] ===
+ *   "model.layers.7.units: the last layer has 7 units but mnist has 10 classes");
+ * ```
+ */
+export function checkModelClasses(spec: NetSpec, classes: number, dataset = "the data set"): string[] {
+  const output = checkModelOutput(spec);
+  const i = spec.layers.length - 1;
+  const last = spec.layers[i];
+  if (output.length > 0 || !last || last.kind !== "dense") return output;
+  return last.units === classes
+    ? []
+    : [`model.layers.${i}.units: the last layer has ${last.units} units but ${dataset} has ${classes} classes`];
+}
+
+/**
+ * Checks a net's input shape against its data set's images.
+ *
+ * @param spec a decoded spec
+ * @param inputShape [H, W, C] of the data set's images
+ * @param dataset the data set's name, for messages
+ * @returns one message when the shapes differ, else none
+ */
+export function checkModelInput(
+  spec: NetSpec,
+  inputShape: readonly [number, number, number],
+  dataset = "the data set",
+): string[] {
+  return spec.inputShape.every((n, k) => n === inputShape[k])
+    ? []
+    : [`model.inputShape: expected ${showShape(inputShape)} for ${dataset}, got ${showShape(spec.inputShape)}`];
 }

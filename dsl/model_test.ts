@@ -1,7 +1,11 @@
 import * as E from "fp-ts/Either.js";
 import { assert, assertEquals } from "../tests/asserts.ts";
+import { formatDecodeErrors } from "./codecs.ts";
 import {
   bayesianLayers,
+  checkModelClasses,
+  checkModelInput,
+  checkModelShapes,
   firstStochasticLayer,
   galCnn,
   hybridPreset,
@@ -101,4 +105,61 @@ Deno.test("each hybrid preset has exactly the Bayesian layers of the poster's Ta
 Deno.test("the preset-name codec accepts the eight names only", () => {
   for (const name of hybridPresetNames) assert(E.isRight(HybridPresetName.decode(name)));
   for (const bad of ["BNN-4", "bnn", "", 3]) assert(E.isLeft(HybridPresetName.decode(bad)));
+});
+
+Deno.test("the NetSpec codec wants integer sizes >= 1 and dropout rates in [0, 1), each reported with its path", () => {
+  const spec = galCnn(10);
+  const layers = spec.layers.map((l) => ({ ...l })) as Record<string, unknown>[];
+  layers[0] = { ...layers[0], filters: 0 };
+  layers[1] = { ...layers[1], kernel: 2.5 };
+  layers[2] = { ...layers[2], size: -1 };
+  layers[3] = { ...layers[3], rate: 1 };
+  layers[5] = { ...layers[5], units: NaN };
+  const d = NetSpec.decode({ inputShape: [28, 0, 1], layers });
+  assert(E.isLeft(d));
+  assertEquals(formatDecodeErrors(d.left), [
+    "inputShape.1: expected an integer >= 1, got 0",
+    "layers.0.filters: expected an integer >= 1, got 0",
+    "layers.1.kernel: expected an integer >= 1, got 2.5",
+    "layers.2.size: expected an integer >= 1, got -1",
+    "layers.3.rate: expected a number in [0, 1), got 1",
+    "layers.5.units: expected an integer >= 1, got NaN",
+  ]);
+});
+
+Deno.test("checkModelClasses, checkModelInput and checkModelShapes name the layer that does not fit", () => {
+  assertEquals(checkModelClasses(galCnn(10), 10), []);
+  assertEquals(checkModelClasses(galCnn(7), 10, "mnist"), [
+    "model.layers.7.units: the last layer has 7 units but mnist has 10 classes",
+  ]);
+  assertEquals(checkModelClasses(galCnn(7), 10), [
+    "model.layers.7.units: the last layer has 7 units but the data set has 10 classes",
+  ]);
+  const relu = {
+    ...galCnn(10),
+    layers: [...galCnn(10).layers.slice(0, -1), { kind: "dense", units: 10, activation: "relu" }],
+  };
+  assertEquals(checkModelClasses(relu as NetSpec, 10), [
+    "model.layers: the last layer must be a linear dense layer (the class logits)",
+  ]);
+  assertEquals(checkModelInput(galCnn(10), [28, 28, 1]), []);
+  assertEquals(checkModelInput(galCnn(10), [32, 32, 3], "cifar10"), [
+    "model.inputShape: expected [32, 32, 3] for cifar10, got [28, 28, 1]",
+  ]);
+  assertEquals(checkModelShapes(galCnn(10)), []);
+  assertEquals(checkModelShapes(hybridPreset("BNN", 10)), []);
+  assertEquals(checkModelShapes(galCnn(10, [4, 4, 1])), [
+    "model.layers.1.kernel: a 4x4 kernel does not fit its 1x1 input",
+  ]);
+  const dense = (units: number): LayerSpec => ({ kind: "dense", units, activation: "linear" });
+  const spec = (layers: LayerSpec[]): NetSpec => ({ inputShape: [8, 8, 1], layers });
+  assertEquals(checkModelShapes(spec([{ kind: "maxPool", size: 16 }, { kind: "flatten" }, dense(2)])), [
+    "model.layers.0.size: a 16x16 pool does not fit its 8x8 input",
+  ]);
+  assertEquals(checkModelShapes(spec([dense(2)])), [
+    "model.layers.0: a dense layer needs a vector input (put { kind: flatten } before it), got [8, 8, 1]",
+  ]);
+  assertEquals(checkModelShapes(spec([{ kind: "flatten" }, { kind: "maxPool", size: 2 }, dense(2)])), [
+    "model.layers.1: a maxPool layer needs [H, W, C] input, but its input is a vector of 64",
+  ]);
 });

@@ -90,3 +90,20 @@ testSubset: 20
     "mcSamples, temperature)",
   ]);
 });
+
+Deno.test("model problems of a YAML file come with their lines", async () => {
+  const bad = yaml
+    .replace(", stride: 2 }", " }")
+    .replace("filters: 8", "filters: 0")
+    .replace("units: 10", "units: 7")
+    .replace("smaples", "samples")
+    .replace(", lr: 1", "")
+    .replace("labelz", "labels")
+    .replace("roundz", "rounds");
+  assertEquals(await withFile("model.yaml", bad, problemsOf), [
+    "line 6: model.layers.0.filters: expected an integer >= 1, got 0",
+  ]);
+  assertEquals(await withFile("model.yaml", bad.replace("filters: 0", "filters: 8"), problemsOf), [
+    "line 9: model.layers.3.units: the last layer has 7 units but mnist has 10 classes",
+  ]);
+});
