@@ -33,6 +33,51 @@ function absoluteUrl(file: string): string {
   return new URL(`file://${path}`).href;
 }
 
+// deno-lint-ignore no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
+const FRAME = /(file:\/\/[^\s()]+?):(\d+):\d+/g;
+/** This repository's root, as a URL ending in "/". */
+const PROJECT = new URL("../", import.meta.url).href;
+
+/** A file URL as messages show it: relative to the working directory when it lies under it. */
+function shown(url: string): string {
+  const cwd = new URL(`file://${Deno.cwd()}/`).href;
+  return decodeURIComponent(url.startsWith(cwd) ? url.slice(cwd.length) : url.replace(/^file:\/\//, ""));
+}
+
+/**
+ * What went wrong when importing an experiment module, as a problem of the
+ * file: the line of the first stack frame in the module itself, or failing
+ * that in a file of the project (outside node_modules), and the error's
+ * first line. A syntax error reads the same (Deno reports its place as a
+ * frame of the module).
+ *
+ * @param e what the import threw
+ * @param url the module's URL
+ * @returns `line 12: cannot load the module: TypeError: ...`
+ */
+function importProblem(e: unknown, url: string): string {
+  const err = e instanceof Error ? e : undefined;
+  const firstLine = (err?.message ?? String(e)).replace(ANSI, "").split("\n")[0]?.trim() ?? "";
+  const relative = firstLine.replaceAll(new URL(`file://${Deno.cwd()}/`).href, "");
+  const what = /^\w*Error: /.test(relative) ? relative : `${err?.name ?? "Error"}: ${relative}`;
+  // Frames up to the loader's own: those after it are its callers.
+  const frames: { url: string; line: number }[] = [];
+  for (const m of (err?.stack ?? "").replace(ANSI, "").matchAll(FRAME)) {
+    if (m[1] === import.meta.url) break;
+    frames.push({ url: m[1] as string, line: Number(m[2]) });
+  }
+  const own = frames.find((f) => f.url === url);
+  if (own) return `line ${own.line}: cannot load the module: ${what}`;
+  const cwd = new URL(`file://${Deno.cwd()}/`).href;
+  const near = frames.find((f) =>
+    (f.url.startsWith(PROJECT) || f.url.startsWith(cwd)) && !/\/(node_modules|\.tools)\//.test(f.url)
+  );
+  return near
+    ? `cannot load the module: ${what} (at ${shown(near.url)}, line ${near.line})`
+    : `cannot load the module: ${what}`;
+}
+
 /**
  * Loads and decodes an experiment file (`.ts`/`.js`: its default export;
  * `.yaml`/`.yml`: the document).
@@ -91,7 +136,13 @@ export async function loadRunnable(file: string, exportName = "default"): Promis
     } catch {
       throw new ConfigError(file, ["file not found"]);
     }
-    const mod = await import(absoluteUrl(file));
+    const url = absoluteUrl(file);
+    let mod: Record<string, unknown>;
+    try {
+      mod = await import(url);
+    } catch (e) {
+      throw new ConfigError(file, [importProblem(e, url)]);
+    }
     if (!(exportName in mod)) {
       throw new ConfigError(file, [
         exportName === "default" ? "the module has no default export" : `the module has no export "${exportName}"`,

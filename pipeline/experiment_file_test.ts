@@ -107,3 +107,38 @@ Deno.test("model problems of a YAML file come with their lines", async () => {
     "line 9: model.layers.3.units: the last layer has 7 units but mnist has 10 classes",
   ]);
 });
+
+Deno.test("a TypeScript file that throws at import, or does not parse, is a ConfigError with its line", async () => {
+  const mod = new URL("../mod.ts", import.meta.url).href;
+  const throws = `import { hybridPreset } from "${mod}";\n\nconst model = hybridPreset("BNN-9" as never, 10);\n` +
+    `export default { model };\n`;
+  await withFile("throws.ts", throws, async (file) => {
+    assertEquals(await problemsOf(file), [
+      'line 3: cannot load the module: Error: unknown hybrid preset "BNN-9" (known: BNN, BNN-1, BNN-2, BNN-3, BNN1, ' +
+      "BNN2, BNN3, CNN)",
+    ]);
+    const message = await loadRunnable(file).then(() => "loaded", (e: Error) => e.message);
+    assert(message.includes(`${file}: line 3: cannot load the module: Error: unknown hybrid preset`), message);
+  });
+  const undefinedField = `const x: { a?: { b: number } } = {};\nexport default x.a!.b;\n`;
+  assertEquals(await withFile("undefined.ts", undefinedField, problemsOf), [
+    "line 2: cannot load the module: TypeError: Cannot read properties of undefined (reading 'b')",
+  ]);
+  assertEquals(await withFile("syntax.ts", "const x = 1;\nconst y z = 2;\nexport default x;\n", problemsOf), [
+    "line 2: cannot load the module: SyntaxError: Expected a semicolon",
+  ]);
+});
+
+Deno.test("an import error thrown in another file of the project names that file and line", async () => {
+  const dir = await Deno.makeTempDir({ dir: ".", prefix: ".import-test-" });
+  try {
+    await Deno.writeTextFile(`${dir}/helper.ts`, `export const h = 1;\nthrow new RangeError("boom");\n`);
+    await Deno.writeTextFile(`${dir}/exp.ts`, `import { h } from "./helper.ts";\nexport default h;\n`);
+    const name = dir.replace(/^\.\//, "");
+    assertEquals(await problemsOf(`${dir}/exp.ts`), [
+      `cannot load the module: RangeError: boom (at ${name}/helper.ts, line 2)`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
