@@ -1,6 +1,8 @@
 /**
  * Data loaders for the benchmark data sets: MNIST, Fashion-MNIST, CIFAR-10,
  * TREC and Reuters-21578. Everything public is re-exported from here.
+ * Loaders for users' own data sets: image folders, NumPy .npz/.npy arrays,
+ * CSV/TSV/JSONL text tables.
  *
  * @module
  */
@@ -61,3 +63,22 @@ export {
   REUTERS_SPEC,
   type ReutersStory,
 } from "./reuters.ts";
+export {
+  type DecodedImage,
+  decodeImage,
+  decodeJpegImage,
+  decodePngImage,
+  type ImageFolderOptions,
+  loadImageFolder,
+} from "./image_folder.ts";
+export {
+  type ArrayLoadOptions,
+  loadNpyPair,
+  loadNpz,
+  type NpyData,
+  type NpyPairOptions,
+  type NpzOptions,
+  parseNpy,
+} from "./npz.ts";
+export { loadTextTable, type TextTableFormat, type TextTableOptions } from "./text_table.ts";
+export { DEFAULT_TEST_FRACTION, holdOutMask } from "./user_files.ts";
