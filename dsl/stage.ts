@@ -16,7 +16,11 @@ export type StageKind =
   | "acquire"
   | "pseudo-label"
   | "retrain"
-  | "evaluate";
+  | "evaluate"
+  | "labelled-set";
+
+/** A stage's kind: one of the vocabulary's, or a user's own (e.g. "filter"). */
+export type AnyStageKind = StageKind | (string & Record<never, never>);
 
 /** What went wrong in a stage, as a value. */
 export interface StageError {
@@ -44,11 +48,42 @@ export interface StageContext {
   readonly progress: (message: string) => void;
   /** Print a warning (shown on stderr by the runner). */
   readonly warn: (message: string) => void;
+  /** Where load stages find their files (the command line's `--data-dir`, `--no-download`). */
+  readonly data?: DataAccess;
+}
+
+/** How load stages reach data files: set by the command line, never part of a key (files are hashed). */
+export interface DataAccess {
+  /** Data directory; default: env `DBAL_DATA`, else the per-user cache. */
+  readonly dataDir?: string;
+  /** Download missing built-in data sets. */
+  readonly download: boolean;
+  /** Which checksums files must match (the loaders' `ChecksumPolicy`; default the official ones). */
+  readonly checksums?: unknown;
+}
+
+/** A cache entry as a stage's codec sees it: a JSON payload and named typed arrays. */
+export interface StoredValue {
+  readonly json: unknown;
+  readonly arrays?: Readonly<
+    Record<string, { readonly data: Float32Array | Int32Array | Uint8Array | Float64Array; readonly shape: readonly number[] }>
+  >;
+}
+
+/**
+ * How the runner stores a stage's output in the cache and restores it.
+ * (Methods, not function properties: a step of any output type can then be
+ * handled as a step of `unknown` by the interpreter.)
+ */
+export interface StageCodec<I, O> {
+  encode(out: O): Promise<StoredValue> | StoredValue;
+  /** Rebuilds the output; `input` computes the stage's input, only when the output needs it (e.g. a net to wrap). */
+  decode(entry: Required<StoredValue>, input: () => Promise<I>): O | Promise<O>;
 }
 
 /** A typed pipeline stage from `I` to `O`. */
 export interface Stage<I, O> {
-  readonly kind: StageKind;
+  readonly kind: AnyStageKind;
   /** Unique name, e.g. "score/bald". */
   readonly name: string;
   readonly version: number;
@@ -57,4 +92,17 @@ export interface Stage<I, O> {
   /** Source text of user-supplied code the stage runs; its hash joins the cache key. */
   readonly code?: string;
   readonly run: (input: I, ctx: StageContext) => TE.TaskEither<StageError, O>;
+  /** How its output is cached; without one the stage runs every time it is needed. */
+  readonly codec?: StageCodec<I, O>;
+  /** Frees what an output owns (tensors); the runner calls it once the output is no longer needed. */
+  release?(out: O): void;
+  /** Tensors an output holds (the runner's leak check discounts outputs kept across rounds). */
+  tensors?(out: O): number;
+  /**
+   * URLs of the modules that implement the stage: the sha256 of each, with
+   * the local modules it imports, transitively, joins the cache key.
+   */
+  readonly modules?: readonly string[];
+  /** False for stages whose output does not depend on the tensor backend (index bookkeeping). */
+  readonly numeric?: boolean;
 }

@@ -6,20 +6,24 @@
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { atFullScale, type ExperimentConfig, strategiesOf } from "../dsl/experiment.ts";
-import { describeStrategy } from "../dsl/strategy.ts";
-import { runActiveLearning, variantsOf } from "./active_learning.ts";
-import { planExperiment } from "./plan.ts";
+import { atFullScale, type ExperimentConfig } from "../dsl/experiment.ts";
+import * as E from "fp-ts/Either.js";
+import type { Experiment } from "../dsl/compose.ts";
 import { openStore, type Store } from "./cache/mod.ts";
-import { parseBackend, selectBackend } from "./backend.ts";
+import { hashModuleGraph } from "./cache/module_hash.ts";
+import { type BackendInfo, parseBackend, selectBackend } from "./backend.ts";
 import type { ChecksumPolicy } from "./data/mod.ts";
-import { loadImageDataset } from "./datasets.ts";
+import { interpret, type PlannedStep } from "./interpreter.ts";
+import { WASM_KERNEL_SET_VERSION, wasmGradKernelStatus } from "./kernels/mod.ts";
+import { presetExperiment } from "./packs/images.ts";
 import { ConfigError, loadRunnable } from "./experiment_file.ts";
 import type { TextExperimentConfig } from "./text/config.ts";
 import { runTextExperiment } from "./text/experiment.ts";
-import { formatDuration, makeProgress } from "./progress.ts";
+import { formatDuration, makeProgress, type Progress } from "./progress.ts";
 import { reportHeader, writeReport } from "./report.ts";
 import { type RoundRecord, writeTextAtomic } from "./results.ts";
+import { exitWhenOrphaned } from "./parent_watch.ts";
+import { lockResultsDir, releaseHeldLocks } from "./results_lock.ts";
 
 const usage = `Usage: deno task exp <experiment.ts|.yaml> [flags]
 
@@ -125,6 +129,11 @@ export function parseCli(args: readonly string[]): CliFlags | string {
   };
 }
 
+/** The sha256 of the kernel modules (and what they import). */
+function kernelSourceHash(): Promise<string | undefined> {
+  return hashModuleGraph(new URL("./kernels/mod.ts", import.meta.url).href);
+}
+
 async function gitCommit(): Promise<string | null> {
   try {
     const out = await new Deno.Command("git", { args: ["rev-parse", "HEAD"], stderr: "null" }).output();
@@ -142,49 +151,29 @@ export interface CliResult {
   readonly hits: Record<string, number>;
 }
 
-/** Prints every planned stage with "hit", "miss" or "refresh" (to stdout). */
-async function printPlan(
-  config: ExperimentConfig,
-  dataKey: string,
-  classes: number,
-  store: Store | undefined,
-  refresh: ReadonlySet<string>,
-): Promise<void> {
-  const plans = await planExperiment(variantsOf(config), dataKey, classes);
-  let hits = 0, misses = 0;
-  const lines: string[] = [`plan of ${config.name} (data ${dataKey.slice(0, 12)}):`];
-  for (const plan of plans) {
-    lines.push(`run ${plan.strategy.name}${plan.variant ? ` [${plan.variant}]` : ""} seed ${plan.seed}`);
-    const stages = [
-      plan.warmStart,
-      ...plan.rounds.flatMap((
-        r,
-      ) => [
-        r.retrain,
-        ...r.members,
-        r.posterior,
-        r.evaluate,
-        ...(r.score ? [r.score] : []),
-        ...(r.acquire ? [r.acquire] : []),
-        ...(r.pseudo ? [r.pseudo] : []),
-      ]),
-    ];
-    for (const [i, p] of stages.entries()) {
-      const refreshed = refresh.has(p.stage.kind) || refresh.has(p.stage.name);
-      const cached = !refreshed && store !== undefined && (await store.has(p.key));
-      const why = refreshed
-        ? "refresh (--refresh)"
-        : store === undefined
-        ? "miss (--no-cache)"
-        : cached
-        ? "hit"
-        : "miss (not in cache)";
-      if (cached) hits++;
-      else misses++;
-      lines.push(`  ${String(i).padStart(3)} ${p.stage.name.padEnd(30)} ${p.key.slice(0, 12)}  ${why}`);
+/** Prints every planned step with what the cache holds for it (to stdout). */
+function printPlan(name: string, dataKey: string, plan: readonly PlannedStep[]): void {
+  const why: Record<PlannedStep["status"], string> = {
+    "hit": "hit",
+    "miss": "miss (not in cache)",
+    "refresh": "refresh (--refresh)",
+    "no-cache": "miss (--no-cache)",
+    "uncached": "runs (not cached)",
+    "damaged": "miss (damaged entry: sizes do not match)",
+  };
+  const lines: string[] = [`plan of ${name} (data ${dataKey.slice(0, 12)}):`];
+  let run = "";
+  let i = 0;
+  for (const p of plan) {
+    if (p.run !== run) {
+      run = p.run;
+      i = 0;
+      lines.push(`run ${run}`);
     }
+    lines.push(`  ${String(i++).padStart(3)} ${p.name.padEnd(30)} ${p.key.slice(0, 12)}  ${why[p.status]}`);
   }
-  lines.push(`${hits} hit(s), ${misses} to run`);
+  const hits = plan.filter((p) => p.status === "hit").length;
+  lines.push(`${hits} hit(s), ${plan.length - hits} to run`);
   console.log(lines.join("\n"));
 }
 
@@ -232,6 +221,7 @@ async function runText(loaded: TextExperimentConfig, flags: CliFlags): Promise<C
     ? undefined
     : await openStore(flags.cacheDir, { warn: (m) => progress.line(`WARNING ${m}`) });
   const outDir = flags.out ?? `results/${config.name}`;
+  await using _lock = await lockResultsDir(outDir, { onWarning: (m) => progress.line(`WARNING ${m}`) }); // one run per folder
   const result = await runTextExperiment(config, {
     ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}),
     download: flags.download,
@@ -317,70 +307,113 @@ async function runConfig(loaded: ExperimentConfig, flags: CliFlags, out: string 
   progress.line(`backend ${backend.name} (requested ${backend.requested}), ${backend.threads} thread(s)`);
   for (const note of backend.notes) progress.line(`  skipped: ${note}`);
 
-  progress.line(`stage load: ${config.dataset}`);
-  const data = await loadImageDataset(config.dataset, {
-    ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}),
-    download: flags.download,
-    ...(flags.checksums !== undefined ? { checksums: flags.checksums } : {}),
-    log: (m) => progress.line(`  ${m}`),
-  });
-  progress.line(
-    `  ${data.train.y.length} train, ${data.test.y.length} test, ${data.classes} classes, content ${
-      data.contentHash.slice(0, 12)
-    }`,
-  );
-
   const store = flags.noCache
     ? undefined
     : await openStore(flags.cacheDir, { warn: (m) => progress.line(`WARNING ${m}`) });
-  if (flags.dryRun) {
-    await printPlan(config, data.contentHash, data.classes, store, new Set(flags.refresh));
-    return { outDir: "", records: [], executed: {}, hits: {} };
-  }
+  const command = `deno task exp ${[flags.file, ...(flags.full ? ["--full"] : [])].join(" ")}`;
+  return await runComposed(presetExperiment(config), flags, out, { progress, backend, store, started, t0, command });
+}
 
-  const outDir = out ?? `results/${config.name}`;
-  await Deno.mkdir(outDir, { recursive: true });
-  const partial = `${outDir}/rounds.jsonl.partial`;
-  await Deno.writeTextFile(partial, "");
+/** What {@link runComposed} needs from its caller. */
+interface RunContext {
+  readonly progress: Progress;
+  readonly backend: BackendInfo;
+  readonly store: Store | undefined;
+  readonly started: Date;
+  readonly t0: number;
+  readonly command: string;
+}
+
+/** The kernel set in use, for the keys of numeric stages. */
+async function kernelSet(backend: string): Promise<string> {
+  if (backend !== "wasm") return "stock";
+  const on = Object.entries(wasmGradKernelStatus()).filter(([, registered]) => registered).map(([name]) => name);
+  if (on.length === 0) return "stock";
+  // The version is bumped by hand when results move; the source hash catches edits nobody versioned.
+  const source = (await kernelSourceHash()) ?? `unhashable-${crypto.randomUUID()}`;
+  return `dbal-wasm-grad/${WASM_KERNEL_SET_VERSION}:${on.join("+")}/${source}`;
+}
+
+/**
+ * Interprets a composed experiment (a preset's or a user's): runs or
+ * restores every step, writes `rounds.jsonl`, `meta.json`, the summary and
+ * the plot, or, with `--dry-run`, prints the plan.
+ */
+async function runComposed<D>(
+  exp: Experiment<D>,
+  flags: CliFlags,
+  out: string | undefined,
+  ctx: RunContext,
+): Promise<CliResult> {
+  const { progress, backend, store } = ctx;
+  const outDir = out ?? `results/${exp.name}`;
+  // One run per folder: held until this function returns; a dry run writes nothing and takes none.
+  await using _lock = flags.dryRun
+    ? undefined
+    : await lockResultsDir(outDir, { onWarning: (m) => progress.line(`WARNING ${m}`) });
+  let partial: string | undefined;
   const records: RoundRecord[] = [];
-  const stats = await runActiveLearning(config, data, {
+  const result = await interpret(exp, {
     progress,
-    backend: backend.name,
+    env: { backend: backend.name, kernels: await kernelSet(backend.name) },
     ...(store ? { store } : {}),
     refresh: new Set(flags.refresh),
+    execute: !flags.dryRun,
+    scale: {
+      full: flags.full,
+      ...(flags.seeds ? { seeds: flags.seeds } : {}),
+      ...(flags.rounds ? { rounds: flags.rounds } : {}),
+    },
+    data: {
+      ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}),
+      download: flags.download,
+      ...(flags.checksums !== undefined ? { checksums: flags.checksums } : {}),
+    },
     onRound: async (record) => {
+      if (partial === undefined) {
+        await Deno.mkdir(outDir, { recursive: true });
+        partial = `${outDir}/rounds.jsonl.partial`;
+        await Deno.writeTextFile(partial, "");
+      }
       records.push(record);
       await Deno.writeTextFile(partial, JSON.stringify(record) + "\n", { append: true });
     },
-  });
-  const wallSeconds = (performance.now() - t0) / 1000;
-  await Deno.rename(partial, `${outDir}/rounds.jsonl`);
-  const command = `deno task exp ${[flags.file, ...(flags.full ? ["--full"] : [])].join(" ")}`;
+  })();
+  if (E.isLeft(result)) throw new Error(result.left.message, { cause: result.left.cause });
+  const { stats, dataKey, loaded } = result.right;
+  if (flags.dryRun) {
+    printPlan(exp.name, dataKey, result.right.plan);
+    return { outDir: "", records: [], executed: {}, hits: {} };
+  }
+  const wallSeconds = (performance.now() - ctx.t0) / 1000;
+  await Deno.mkdir(outDir, { recursive: true });
+  if (partial !== undefined) await Deno.rename(partial, `${outDir}/rounds.jsonl`);
+  else await writeTextAtomic(`${outDir}/rounds.jsonl`, "");
   const meta = {
-    experiment: config.name,
-    command,
+    experiment: exp.name,
+    command: ctx.command,
     argv: Deno.args,
     backend: backend.name,
     threads: backend.threads,
     deno: Deno.version.deno,
     commit: await gitCommit(),
-    started: started.toISOString(),
+    started: ctx.started.toISOString(),
     wallSeconds,
-    dataset: config.dataset,
-    contentHash: data.contentHash,
+    dataset: exp.load.stage.name.replace(/^load\//, ""),
+    contentHash: dataKey,
     executed: stats.executed,
     cacheHits: stats.hits,
     stageSeconds: stats.seconds,
-    strategies: strategiesOf(config).map(describeStrategy),
-    config,
+    ...(exp.meta ?? {}),
   };
   await writeTextAtomic(`${outDir}/meta.json`, JSON.stringify(meta, null, 2) + "\n");
-  await writeReport(outDir, reportHeader(meta, config.name));
+  await writeReport(outDir, reportHeader(meta as Parameters<typeof reportHeader>[0], exp.name));
   progress.line(`done in ${formatDuration(wallSeconds)}; results in ${outDir}/`);
   if (tf.memory().numTensors > 0) progress.line(`  (${tf.memory().numTensors} tensors still allocated)`);
   const ran = Object.entries(stats.executed).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
   const hit = Object.entries(stats.hits).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
   progress.line(`stages executed: ${ran}; restored from cache: ${hit}`);
+  void loaded;
   return { outDir, records, executed: stats.executed, hits: stats.hits };
 }
 
@@ -390,6 +423,7 @@ if (import.meta.main) {
     console.error(flags === usage ? usage : `exp: ${flags}\n\n${usage}`);
     Deno.exit(flags === usage ? 0 : 2);
   }
+  exitWhenOrphaned({ cleanup: releaseHeldLocks }); // `deno task` killed: stop too, releasing the results lock
   try {
     await runExperimentCommand(flags);
   } catch (e) {

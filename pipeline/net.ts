@@ -153,6 +153,34 @@ export function createNet(spec: NetSpec, seed: number): Net {
   return { spec, weights };
 }
 
+/**
+ * A copy of a net with its own variables (they share the weights' data until
+ * either is trained: training assigns new tensors).
+ *
+ * @param net the net
+ * @returns the copy; release it with {@link disposeNet}
+ */
+export function cloneNet(net: Net): Net {
+  const copy = (v: tf.Variable) => {
+    const t = tf.clone(v);
+    const c = tf.variable(t);
+    t.dispose();
+    return c;
+  };
+  return {
+    spec: net.spec,
+    weights: net.weights.map((w) =>
+      w
+        ? {
+          kernel: copy(w.kernel),
+          bias: copy(w.bias),
+          ...(w.rho ? { rho: { kernel: copy(w.rho.kernel), bias: copy(w.rho.bias) } } : {}),
+        }
+        : null
+    ),
+  };
+}
+
 /** All trainable variables of a net (for a Gaussian layer: means, then rhos). */
 export function netVariables(net: Net): tf.Variable[] {
   return net.weights.flatMap((w) => {

@@ -19,6 +19,8 @@ export interface RoundRecord {
   readonly labelled: number;
   readonly accuracy: number;
   readonly nll: number;
+  /** Other metrics of the round's evaluation (F1, top-5, ...), when it has any. */
+  readonly metrics?: Readonly<Record<string, number>>;
   /** Pool items acquired after this round's evaluation (train-set indices). */
   readonly acquired: readonly number[];
   readonly seconds: Readonly<Record<string, number>>;

@@ -6,7 +6,7 @@
  * @module
  */
 import * as E from "fp-ts/Either.js";
-import type { Stage, StageError, StageKind } from "../dsl/stage.ts";
+import type { Stage, StageError } from "../dsl/stage.ts";
 import type { Entry, EntryInput, Store } from "./cache/mod.ts";
 import type { Progress } from "./progress.ts";
 
@@ -72,7 +72,7 @@ export function makeRunner(progress: Progress, context: () => string, cache: Cac
   const executed: Record<string, number> = {};
   const hits: Record<string, number> = {};
   const seconds: Record<string, number> = {};
-  const count = (table: Record<string, number>, kind: StageKind, by = 1) => {
+  const count = (table: Record<string, number>, kind: string, by = 1) => {
     table[kind] = (table[kind] ?? 0) + by;
   };
   return {

@@ -73,14 +73,8 @@ Deno.test("a tiny experiment runs end to end, reproducibly, without leaking tens
     // Rerun on the same cache: no stage executes, every result is identical.
     const second = await run("b");
     assertEquals(second.executed, {});
-    assertEquals(second.hits, {
-      "warm-start": 2,
-      "retrain": 6,
-      "fit-posterior": 6,
-      "evaluate": 6,
-      "score": 4,
-      "acquire": 4,
-    });
+    // Only what the records need is restored: the acquisitions, not the scores or posteriors behind them.
+    assertEquals(second.hits, { "warm-start": 2, "retrain": 6, "evaluate": 6, "acquire": 4 });
     assertEquals(second.records.map((r) => r.acquired), records.map((r) => r.acquired));
     assertEquals(second.records.map((r) => r.accuracy), records.map((r) => r.accuracy));
     // Same seed, same backend, fresh cache: the same acquired items and accuracies.

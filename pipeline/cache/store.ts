@@ -164,6 +164,34 @@ export class Store {
   }
 
   /**
+   * Checks, without reading the data, whether the entry for `key` is whole:
+   * its `meta.json` parses and every file it lists has the recorded size.
+   * (Checksums are verified by {@link Store.get} when the entry is read.)
+   *
+   * @param key a cache key
+   * @returns "hit" when whole, "miss" when absent, "damaged" otherwise
+   */
+  async check(key: string): Promise<"hit" | "miss" | "damaged"> {
+    const dir = this.#entryDir(key);
+    const metaText = await readTextIfExists(join(dir, META));
+    if (metaText === undefined) return (await exists(dir)) ? "damaged" : "miss";
+    let meta: Meta;
+    try {
+      meta = parseMeta(JSON.parse(metaText), key);
+    } catch {
+      return "damaged";
+    }
+    for (const file of [meta.json, ...Object.values(meta.arrays)]) {
+      try {
+        if ((await Deno.stat(join(dir, file.file))).size !== file.bytes) return "damaged";
+      } catch {
+        return "damaged";
+      }
+    }
+    return "hit";
+  }
+
+  /**
    * The entry for `key`, verified: sizes and sha256 of every file against
    * `meta.json`. A damaged entry (no `meta.json`, a size or checksum
    * mismatch, unreadable JSON) is reported through `warn`, removed, and read

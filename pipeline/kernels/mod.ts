@@ -3,6 +3,12 @@
  *
  * @module
  */
+
+/**
+ * Version of our wasm kernel set: bump it when a kernel change moves
+ * numbers (it joins the cache keys of every numeric stage run on wasm).
+ */
+export const WASM_KERNEL_SET_VERSION = 1;
 export {
   registerWasmGradKernels,
   restoreWasmKernels,

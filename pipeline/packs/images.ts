@@ -1,0 +1,565 @@
+/**
+ * The image pack: the stages of image active learning as composable values
+ * (load, warm-start, retrain, fit-posterior, evaluate, score, acquire,
+ * pseudo-label, and the labelled-set bookkeeping), the standard round built
+ * from them, and the preset that turns an `experiment({...})` record (or its
+ * YAML twin) into a composed {@link Experiment}. Every stage here wraps the
+ * tensor stage of `pipeline/stages.ts` with the same identity (name,
+ * version, params), adding how its output is cached, released and keyed.
+ *
+ * @module
+ */
+import * as E from "fp-ts/Either.js";
+import * as TE from "fp-ts/TaskEither.js";
+import {
+  composeExperiment,
+  derive,
+  type Experiment,
+  loop,
+  type Metrics,
+  type Round,
+  type RoundOutcome,
+  type Run,
+  source,
+  type Step,
+  step,
+} from "../../dsl/compose.ts";
+import { type ExperimentConfig, type ImageDatasetName, strategiesOf, type TrainConfig } from "../../dsl/experiment.ts";
+import type { NetSpec } from "../../dsl/model.ts";
+import { type Stage, stageError, type StoredValue } from "../../dsl/stage.ts";
+import type { Entry } from "../cache/mod.ts";
+import type {
+  AcquireDef,
+  AcquireNeed,
+  PosteriorDef,
+  PseudoLabelDef,
+  PseudoLabels,
+  ScoreDef,
+  Strategy,
+} from "../../dsl/strategy.ts";
+import { describeStrategy } from "../../dsl/strategy.ts";
+import { indicesCodec, jsonCodec, pseudoCodec, scoredCodec, splitCodec } from "../codecs.ts";
+import type { ChecksumPolicy } from "../data/mod.ts";
+import { loadImageDataset } from "../datasets.ts";
+import { cloneNet, disposeNet, type Net, netFromArrays, netToArrays, netVariables } from "../net.ts";
+import { type FitInput, type Posterior, posteriorImpl } from "../posterior.ts";
+import { deriveSeed } from "../rng.ts";
+import * as base from "../stages.ts";
+import { variantsOf } from "../variants.ts";
+
+/** An image data set split for active learning. */
+export interface ImageData {
+  readonly train: base.LabelledImages;
+  readonly test: base.LabelledImages;
+  readonly classes: number;
+  readonly labelNames: readonly string[];
+  /** sha256 of the files read: the root of every cache key. */
+  readonly contentHash: string;
+}
+
+/** The labelled items and the pool (train-set indices, ascending). */
+export interface LabelledSet {
+  readonly labelled: readonly number[];
+  readonly pool: readonly number[];
+}
+
+/** A trained net and how its training went. */
+export interface TrainedNet {
+  readonly net: Net;
+  readonly imagesPerSecond: number;
+  readonly loss: number;
+}
+
+/** Scored pool candidates (what acquisition rules pick from). */
+export type Scored = base.Scored;
+
+/** The identity of a tensor stage (its name, version, params, code), without its input-specific parts. */
+function identityOf<I, O>(inner: Stage<I, O>): Pick<Stage<I, O>, "kind" | "name" | "version" | "params" | "code"> {
+  return {
+    kind: inner.kind,
+    name: inner.name,
+    version: inner.version,
+    params: inner.params,
+    ...(inner.code !== undefined ? { code: inner.code } : {}),
+  };
+}
+
+const here = import.meta.url;
+const modules = [here];
+
+/**
+ * Load: one of the built-in image data sets, from `--data-dir`, checked
+ * against its official checksums.
+ *
+ * @param dataset mnist, fashion-mnist or cifar10
+ * @returns the stage
+ */
+export function builtinImages(dataset: ImageDatasetName): Stage<Record<string, never>, ImageData> {
+  const name = `load/${dataset}`;
+  return {
+    kind: "load",
+    name,
+    version: 1,
+    params: { dataset },
+    numeric: false,
+    run: (_input, ctx) =>
+      TE.tryCatch(
+        () =>
+          loadImageDataset(dataset, {
+            ...(ctx.data?.dataDir !== undefined ? { dataDir: ctx.data.dataDir } : {}),
+            download: ctx.data?.download ?? true,
+            ...(ctx.data?.checksums !== undefined ? { checksums: ctx.data.checksums as ChecksumPolicy } : {}),
+            log: ctx.progress,
+          }),
+        (e) => stageError(name, (e as Error).message, e),
+      ),
+  };
+}
+
+/**
+ * Warm start: a class-balanced random labelled set; the rest is the pool.
+ *
+ * @param perClass labelled items per class
+ * @param seed which items
+ * @returns the stage
+ */
+export function warmStartStage(perClass: number, seed: number): Stage<{ readonly data: ImageData }, LabelledSet> {
+  const inner = base.warmStart(perClass, seed);
+  return {
+    ...identityOf(inner),
+    modules,
+    numeric: false,
+    codec: splitCodec,
+    run: ({ data }, ctx) => inner.run({ y: data.train.y, classes: data.classes }, ctx),
+  };
+}
+
+/**
+ * Retrain: fits a net on the labelled items (plus pseudo-labelled ones),
+ * from fresh weights or from a copy of `from`.
+ *
+ * @param spec architecture
+ * @param train hyper-parameters
+ * @param initSeed seed of the initial weights
+ * @param trainSeed seed of data order and dropout masks
+ * @returns the stage
+ */
+export function retrainStage(
+  spec: NetSpec,
+  train: TrainConfig,
+  initSeed: number,
+  trainSeed: number,
+): Stage<
+  {
+    readonly data: ImageData;
+    readonly labelled: LabelledSet;
+    readonly from?: TrainedNet;
+    readonly pseudo?: PseudoLabels;
+  },
+  TrainedNet
+> {
+  const inner = base.retrain(spec, train, initSeed, trainSeed);
+  return {
+    ...identityOf(inner),
+    modules,
+    run: ({ data, labelled, from, pseudo }, ctx) => async () => {
+      // Training a copy leaves the previous round's net as it was cached.
+      const start = from ? cloneNet(from.net) : undefined;
+      const result = await inner.run({
+        data: data.train,
+        labelled: labelled.labelled,
+        classes: data.classes,
+        ...(start ? { from: start } : {}),
+        ...(pseudo ? { pseudo } : {}),
+      }, ctx)();
+      if (start && E.isLeft(result)) disposeNet(start);
+      return result;
+    },
+    codec: {
+      encode: async (out) => ({
+        json: { imagesPerSecond: out.imagesPerSecond, loss: Number.isFinite(out.loss) ? out.loss : null },
+        arrays: await netToArrays(out.net),
+      }),
+      decode: (entry) => {
+        const json = entry.json as { imagesPerSecond: number; loss: number | null };
+        return {
+          net: netFromArrays(spec, entry.arrays),
+          imagesPerSecond: json.imagesPerSecond,
+          loss: json.loss ?? NaN,
+        };
+      },
+    },
+    release: (out) => disposeNet(out.net),
+    tensors: (out) => netVariables(out.net).length,
+  };
+}
+
+type PosteriorInput = {
+  readonly data: ImageData;
+  readonly labelled: LabelledSet;
+  readonly nets: readonly TrainedNet[];
+};
+
+function fitInput({ data, labelled, nets }: PosteriorInput): Omit<FitInput, "seed"> {
+  const first = nets[0];
+  if (!first) throw new Error("fit-posterior got no trained net");
+  return {
+    net: first.net,
+    members: nets.map((n) => n.net),
+    images: data.train,
+    labelled: labelled.labelled,
+    classes: data.classes,
+  };
+}
+
+/**
+ * Fit-posterior: the strategy's posterior around the round's net(s). Cached
+ * through the posterior's own save/load (without them it is refitted).
+ *
+ * @param def the posterior
+ * @param seed seeds anything the fit draws
+ * @returns the stage
+ */
+export function posteriorStage(def: PosteriorDef, seed: number): Stage<PosteriorInput, Posterior> {
+  const inner = base.fitPosterior(def, seed);
+  const impl = posteriorImpl(def);
+  const { save, load } = impl;
+  return {
+    ...identityOf(inner),
+    modules: [...modules, ...(def.definedIn ? [def.definedIn] : [])],
+    run: (input, ctx) =>
+      TE.chain((fit: Omit<FitInput, "seed">) => inner.run(fit, ctx))(
+        TE.tryCatch(() => Promise.resolve(fitInput(input)), (e) => stageError(inner.name, (e as Error).message, e)),
+      ),
+    ...(save && load
+      ? {
+        codec: {
+          encode: (out: Posterior) => save.call(impl, out),
+          decode: async (entry: Required<StoredValue>, input: () => Promise<PosteriorInput>) =>
+            load.call(impl, entry as unknown as Entry, { ...fitInput(await input()), seed }),
+        },
+      }
+      : {}),
+    release: (out) => out.dispose(),
+  };
+}
+
+/**
+ * Evaluate: accuracy and NLL of the posterior's MC-averaged predictive on the test items.
+ *
+ * @param seed seeds the samples
+ * @param testSubset how many test items (0: all)
+ * @returns the stage
+ */
+export function evaluateStage(
+  seed: number,
+  testSubset: number,
+): Stage<{ readonly posterior: Posterior; readonly data: ImageData }, Metrics> {
+  const inner = base.evaluate(seed, testSubset);
+  return {
+    ...identityOf(inner),
+    modules,
+    codec: jsonCodec<Metrics>(),
+    run: ({ posterior, data }, ctx) =>
+      TE.map((m: base.Metrics): Metrics => ({ accuracy: m.accuracy, nll: m.nll }))(
+        inner.run({ posterior, test: data.test }, ctx),
+      ),
+  };
+}
+
+/**
+ * Score: a random subset of the pool (all when 0) scored under the posterior.
+ *
+ * @param def the score
+ * @param seed seeds the subset and the samples
+ * @param poolSubset how many pool items (0: all)
+ * @param keep what the acquisition rule needs kept beside the scores
+ * @returns the stage
+ */
+export function scoreStage(
+  def: ScoreDef,
+  seed: number,
+  poolSubset: number,
+  keep: readonly AcquireNeed[] = [],
+): Stage<{ readonly posterior: Posterior; readonly data: ImageData; readonly labelled: LabelledSet }, Scored> {
+  const inner = base.score(def, seed, poolSubset, keep);
+  return {
+    ...identityOf(inner),
+    modules: [...modules, ...(def.definedIn ? [def.definedIn] : [])],
+    codec: scoredCodec,
+    run: ({ posterior, data, labelled }, ctx) =>
+      inner.run({
+        posterior,
+        images: data.train,
+        pool: labelled.pool,
+        labelled: labelled.labelled,
+        labels: data.train.y,
+      }, ctx),
+  };
+}
+
+/**
+ * Acquire: the rule picks items from the scored candidates.
+ *
+ * @param def the rule
+ * @param seed seeds rules that draw
+ * @returns the stage
+ */
+export function acquireStage(def: AcquireDef, seed: number): Stage<{ readonly scored: Scored }, readonly number[]> {
+  const inner = base.acquire(def, seed);
+  return {
+    ...identityOf(inner),
+    modules: [...modules, ...(def.definedIn ? [def.definedIn] : [])],
+    numeric: false,
+    codec: indicesCodec,
+    run: ({ scored }, ctx) => inner.run(scored, ctx),
+  };
+}
+
+/**
+ * Pseudo-label: CEAL-style labels for confident unacquired candidates, for the next round's nets.
+ *
+ * @param def the part
+ * @param round the round whose model scored the candidates
+ * @param classes number of classes
+ * @returns the stage
+ */
+export function pseudoLabelStage(
+  def: PseudoLabelDef,
+  round: number,
+  classes: number,
+): Stage<{ readonly scored: Scored; readonly acquired: readonly number[] }, PseudoLabels> {
+  const inner = base.pseudoLabel(def, round, classes);
+  return {
+    ...identityOf(inner),
+    modules: [...modules, ...(def.definedIn ? [def.definedIn] : [])],
+    numeric: false,
+    codec: pseudoCodec,
+    run: (input, ctx) => inner.run(input, ctx),
+  };
+}
+
+/**
+ * The labelled set of the next round: this one plus the first `take` acquired items.
+ *
+ * @param take how many acquired items join (a label budget may cut the last batch); all when undefined
+ * @returns the stage (bookkeeping: never cached, recomputed from its inputs)
+ */
+export function labelledSetStage(
+  take?: number,
+): Stage<{ readonly labelled: LabelledSet; readonly acquired: readonly number[] }, LabelledSet> {
+  const name = "labelled-set";
+  return {
+    kind: "labelled-set",
+    name,
+    version: 1,
+    params: take === undefined ? {} : { take },
+    numeric: false,
+    modules,
+    run: ({ labelled, acquired }) => {
+      const added = take === undefined ? acquired : acquired.slice(0, take);
+      const taken = new Set(added);
+      return TE.right({
+        labelled: [...labelled.labelled, ...added],
+        pool: labelled.pool.filter((i) => !taken.has(i)),
+      });
+    },
+  };
+}
+
+/** A round's state in the standard image round. */
+export interface ImageState {
+  /** The labelled set this round trains on. */
+  readonly labelled: Step<LabelledSet>;
+  /** Its size, known before anything runs (the label budget is planned from it). */
+  readonly size: number;
+  /** Last round's nets, for `init: "previous"`. */
+  readonly nets: readonly Step<TrainedNet>[];
+  /** Pseudo-labels made last round, for this round's nets. */
+  readonly pseudo?: Step<PseudoLabels>;
+}
+
+/** What the standard round's hook between score and acquire receives. */
+export interface ScoredContext {
+  readonly data: Step<ImageData>;
+  readonly labelled: Step<LabelledSet>;
+  readonly posterior: Step<Posterior>;
+  readonly round: number;
+}
+
+/** The parts of the standard image round. */
+export interface ImageRoundParts {
+  readonly data: Step<ImageData>;
+  readonly model: NetSpec;
+  readonly train: TrainConfig;
+  readonly strategy: Strategy;
+  readonly seed: number;
+  readonly classes: number;
+  /** Pool items scored per round (0: all). */
+  readonly poolSubset: number;
+  /** Test items evaluated per round (0: all). */
+  readonly testSubset: number;
+  /** Label budget: the run ends when the labelled set reaches it (the last batch is cut to fit). */
+  readonly budget?: number;
+  /** Extra items the score stage keeps for stages between score and acquire (e.g. "embeddings"). */
+  readonly keep?: readonly AcquireNeed[];
+  /** A step between score and acquire: gets the scored candidates, returns those the rule picks from. */
+  readonly between?: (scored: Step<Scored>, at: ScoredContext) => Step<Scored>;
+}
+
+/**
+ * The start state of a run: the balanced warm start.
+ *
+ * @param data the load step
+ * @param perClass labelled items per class
+ * @param classes number of classes
+ * @param seed the run's seed
+ * @returns the state of round 0
+ */
+export function warmStartState(data: Step<ImageData>, perClass: number, classes: number, seed: number): ImageState {
+  return {
+    labelled: step(warmStartStage(perClass, deriveSeed(seed, "warm-start")), { data }),
+    size: perClass * classes,
+    nets: [],
+  };
+}
+
+/**
+ * The standard round: retrain (every net the posterior needs) → fit-posterior
+ * → evaluate → score → [between] → acquire → [pseudo-label], then the next
+ * labelled set. The last round (or the one that reaches the budget) only
+ * trains and evaluates.
+ *
+ * @param parts the round's model, training, strategy, seed and sizes
+ * @returns the round
+ */
+export function imageRound(parts: ImageRoundParts): Round<ImageState> {
+  const { data, model, train, strategy, seed, classes } = parts;
+  const budget = parts.budget ?? Infinity;
+  const nets = strategy.posterior.nets ?? 1;
+  const keep = [...new Set([...(strategy.acquire.needs ?? []), ...(parts.keep ?? [])])];
+  if (strategy.pseudoLabel && !keep.includes("meanProbs")) keep.push("meanProbs");
+  return (state, at): RoundOutcome<ImageState> => {
+    const { round } = at;
+    const trained: Step<TrainedNet>[] = [];
+    for (let k = 0; k < nets; k++) {
+      // Net 0 keeps the seeds of a single-net run, so strategies share it; members k > 0 get their own.
+      const member = k === 0 ? "" : `/member-${k}`;
+      const previous = train.init === "previous" ? state.nets[k] : undefined;
+      const stage = retrainStage(
+        model,
+        train,
+        deriveSeed(seed, `init/${train.init === "previous" ? 0 : round}${member}`),
+        deriveSeed(seed, `train/${round}${member}`),
+      );
+      trained.push(step(stage, {
+        data,
+        labelled: state.labelled,
+        ...(previous ? { from: previous } : {}),
+        ...(state.pseudo ? { pseudo: state.pseudo } : {}),
+      }));
+    }
+    const posterior = step(posteriorStage(strategy.posterior, deriveSeed(seed, `posterior/${round}`)), {
+      data,
+      labelled: state.labelled,
+      nets: trained,
+    });
+    const metrics = step(evaluateStage(deriveSeed(seed, `evaluate/${round}`), parts.testSubset), { posterior, data });
+    const speed = derive(
+      "train-speed",
+      { trained: trained[0] as Step<TrainedNet> },
+      ({ trained }) => trained.imagesPerSecond,
+    );
+    const outcome = { labelled: state.labelled, metrics, notes: { trainImagesPerSecond: speed } };
+    if (at.last || state.size >= budget) return outcome;
+    const scoredAll = step(
+      scoreStage(strategy.score, deriveSeed(seed, `score/${round}`), parts.poolSubset, keep),
+      { posterior, data, labelled: state.labelled },
+    );
+    const scored = parts.between
+      ? parts.between(scoredAll, { data, labelled: state.labelled, posterior, round })
+      : scoredAll;
+    const picked = step(acquireStage(strategy.acquire, deriveSeed(seed, `acquire/${round}`)), { scored });
+    const take = Math.min(strategy.acquire.size, budget - state.size);
+    const acquired = take < strategy.acquire.size
+      ? derive(`take-${take}`, { picked }, ({ picked }) => picked.slice(0, take))
+      : picked;
+    const pseudo = strategy.pseudoLabel
+      ? step(pseudoLabelStage(strategy.pseudoLabel, round, classes), { scored, acquired: picked })
+      : undefined;
+    const next: ImageState = {
+      labelled: step(labelledSetStage(), { labelled: state.labelled, acquired }),
+      size: state.size + take,
+      nets: train.init === "previous" ? trained : [],
+      ...(pseudo ? { pseudo } : {}),
+    };
+    const notes = {
+      ...outcome.notes,
+      ...(pseudo
+        ? {
+          pseudoLabelled: derive("pseudo-count", { pseudo }, ({ pseudo }) => pseudo.indices.length),
+          // Diagnostics only: how many pseudo-labels agree with the withheld true labels.
+          pseudoCorrect: derive(
+            "pseudo-correct",
+            { pseudo, data },
+            ({ pseudo, data }) => pseudo.indices.filter((i, k) => data.train.y[i] === pseudo.labels[k]).length,
+          ),
+        }
+        : {}),
+    };
+    return { ...outcome, acquired, notes, next };
+  };
+}
+
+/**
+ * The runs of one preset variant: every strategy x seed, each a loop of the
+ * standard round from the balanced warm start.
+ *
+ * @param config the experiment (one grid point)
+ * @param data the load step
+ * @param classes number of classes
+ * @param variant the grid point's label ("" without a grid)
+ * @returns the runs
+ */
+export function presetRuns(config: ExperimentConfig, data: Step<ImageData>, classes: number, variant = ""): Run[] {
+  return strategiesOf(config).flatMap((strategy) =>
+    config.seeds.map((seed) =>
+      loop({
+        label: { curve: strategy.name, seed, ...(variant ? { variant } : {}) },
+        start: warmStartState(data, config.initialPerClass, classes, seed),
+        round: imageRound({
+          data,
+          model: config.model,
+          train: config.train,
+          strategy,
+          seed,
+          classes,
+          poolSubset: config.poolSubset,
+          testSubset: config.testSubset,
+          ...(config.stop?.labels !== undefined ? { budget: config.stop.labels } : {}),
+        }),
+        rounds: config.rounds,
+        stop: config.stop?.accuracy !== undefined ? { accuracy: config.stop.accuracy } : {},
+      })
+    )
+  );
+}
+
+/**
+ * The composed experiment of a preset record (TypeScript `experiment({...})`
+ * or YAML): its data set's load step, and for every grid point, strategy and
+ * seed the standard loop.
+ *
+ * @param config the decoded experiment, at the scale to run
+ * @returns the composed experiment
+ */
+export function presetExperiment(config: ExperimentConfig): Experiment<ImageData> {
+  const variants = variantsOf(config);
+  return composeExperiment({
+    name: config.name,
+    ...(config.description !== undefined ? { description: config.description } : {}),
+    load: source(builtinImages(config.dataset)),
+    runs: ({ data, value }) => variants.flatMap(({ label, config }) => presetRuns(config, data, value.classes, label)),
+    meta: { config, strategies: strategiesOf(config).map(describeStrategy) },
+  });
+}
