@@ -12,6 +12,7 @@ import type { TrainConfig } from "../dsl/experiment.ts";
 import type { NetSpec } from "../dsl/model.ts";
 import { type Stage, type StageContext, type StageError, stageError } from "../dsl/stage.ts";
 import { type LogProbs, meanPredictive } from "../dsl/scores.ts";
+import { countNonFinite, nonFiniteWarning } from "../dsl/score_check.ts";
 import type {
   AcquireDef,
   AcquireNeed,
@@ -257,6 +258,7 @@ export function score(
         const kept: LogProbs[] = [];
         const means: Rows[] = [];
         const start = performance.now();
+        const nonFinite = countNonFinite([]);
         for (let s = 0; s < candidates.length; s += CHUNK) {
           const idx = candidates.slice(s, s + CHUNK);
           const lp: LogProbs = def.usesPredictions || keepLogProbs || keepMean
@@ -269,11 +271,14 @@ export function score(
             throw new Error(`score "${def.name}" returned ${chunkScores.length} scores for ${idx.length} items`);
           }
           out.set(chunkScores, s);
+          countNonFinite(chunkScores, nonFinite);
           const done = Math.min(s + CHUNK, candidates.length);
           ctx.progress(
             `score ${done}/${candidates.length} ${(done / ((performance.now() - start) / 1000)).toFixed(0)} items/s`,
           );
         }
+        const warning = nonFiniteWarning(def.name, nonFinite, candidates.length);
+        if (warning !== undefined) ctx.warn(warning);
         const extra: {
           logProbs?: LogProbs;
           meanProbs?: Rows;
