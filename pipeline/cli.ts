@@ -221,7 +221,8 @@ async function runText(loaded: TextExperimentConfig, flags: CliFlags): Promise<C
     ? undefined
     : await openStore(flags.cacheDir, { warn: (m) => progress.line(`WARNING ${m}`) });
   const outDir = flags.out ?? `results/${config.name}`;
-  await using _lock = await lockResultsDir(outDir, { onWarning: (m) => progress.line(`WARNING ${m}`) }); // one run per folder
+  // One run per folder: held until this function returns.
+  await using _lock = await lockResultsDir(outDir, { onWarning: (m) => progress.line(`WARNING ${m}`) });
   const result = await runTextExperiment(config, {
     ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}),
     download: flags.download,
