@@ -231,3 +231,25 @@ export function taggedUnion<M extends Record<string, t.Mixed>>(
     (a) => (memberOf(a)?.encode(a) ?? a) as t.OutputOf<M[keyof M]>,
   );
 }
+
+/**
+ * Makes a tuple codec strict: an array with more elements than the tuple has
+ * is an error (io-ts's `t.tuple` drops them silently).
+ *
+ * @param codec a `t.tuple`
+ * @returns the strict codec, with the same static types
+ */
+export function strictTuple<C extends t.TupleType<[t.Mixed, ...t.Mixed[]]>>(
+  codec: C,
+): t.Type<t.TypeOf<C>, t.OutputOf<C>, unknown> {
+  const n = codec.types.length;
+  return new t.Type<t.TypeOf<C>, t.OutputOf<C>, unknown>(
+    codec.name,
+    (u): u is t.TypeOf<C> => codec.is(u) && Array.isArray(u) && u.length === n,
+    (u, c) =>
+      Array.isArray(u) && u.length > n
+        ? t.failure(u, c, `expected ${n} elements, got ${u.length} (${JSON.stringify(u)})`)
+        : codec.validate(u, c) as t.Validation<t.TypeOf<C>>,
+    (a) => codec.encode(a),
+  );
+}

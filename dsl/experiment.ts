@@ -16,6 +16,7 @@ import {
   PositiveInt,
   PositiveNumber,
   strictFields,
+  strictTuple,
   UnitInterval,
 } from "./codecs.ts";
 import {
@@ -100,7 +101,7 @@ export type StopConfig = t.TypeOf<typeof StopConfig>;
 export const GridConfig = t.record(t.string, t.array(t.unknown));
 
 const presetOptions = t.partial({
-  inputShape: t.tuple([PositiveInt, PositiveInt, PositiveInt]),
+  inputShape: strictTuple(t.tuple([PositiveInt, PositiveInt, PositiveInt])),
   priorStd: PositiveNumber,
   rhoInit: t.number,
   rhoInitStd: NonNegativeNumber,

@@ -220,6 +220,12 @@ Deno.test("the model is checked against its data set before any work, each probl
   assertEquals(problems({ ...tiny, dataset: "cifar10" }), [
     "model.inputShape: expected [32, 32, 3] for cifar10, got [28, 28, 1]",
   ]);
+  assertEquals(problems({ ...tiny, model: { ...tiny.model, inputShape: [28, 28, 1, 1] } }), [
+    "model.inputShape: expected 3 elements, got 4 ([28,28,1,1])",
+  ]);
+  assertEquals(problems({ ...tiny, model: { preset: "BNN-1", classes: 10, inputShape: [28, 28, 1, 3] } }), [
+    "model.inputShape: expected 3 elements, got 4 ([28,28,1,3])",
+  ]);
   assertEquals(problems({ ...tiny, dataset: "fashion-mnist", model: galCnn(10) }), []);
   assertEquals(problems({ ...tiny, dataset: "cifar10", model: galCnn(10, [32, 32, 3]) }), []);
   assertEquals(problems({ ...tiny, model: { preset: "BNN-1", classes: 2 } }), [

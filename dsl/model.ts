@@ -5,7 +5,7 @@
  * @module
  */
 import * as t from "io-ts";
-import { strictFields, taggedUnion } from "./codecs.ts";
+import { strictFields, strictTuple, taggedUnion } from "./codecs.ts";
 
 /** Activation applied after a conv2d or dense layer. */
 export const Activation = t.union([t.literal("relu"), t.literal("linear")]);
@@ -88,7 +88,7 @@ export type LayerSpec = t.TypeOf<typeof LayerSpec>;
  * what the codec cannot see alone.
  */
 export const NetSpec = strictFields(t.type({
-  inputShape: t.tuple([count, count, count]),
+  inputShape: strictTuple(t.tuple([count, count, count])),
   layers: t.array(LayerSpec),
 }));
 /** A feed-forward classifier (see the codec). */
