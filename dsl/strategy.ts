@@ -22,6 +22,7 @@
 import * as E from "fp-ts/Either.js";
 import * as t from "io-ts";
 import type { PosteriorImpl } from "../pipeline/posterior.ts";
+import { callerModule } from "./origin.ts";
 import { type LogProbs, meanPredictive } from "./scores.ts";
 import { topK as topKSelect } from "./acquire.ts";
 import { PositiveInt, PositiveNumber, strictFields } from "./codecs.ts";
@@ -57,6 +58,12 @@ interface PartIdentity {
   /** JSON parameters. */
   readonly params: Readonly<Record<string, unknown>>;
   /**
+   * URL of the module that defined a user part (set by the `define*`
+   * constructors): its source and its local imports are hashed into the keys
+   * of the stages that run it.
+   */
+  readonly definedIn?: string;
+  /**
    * What a built-in part was built from: its YAML form (`"bald"`, `{ name: "top-k", k: 10 }`). The codecs
    * decode it again, so `topK(0)` in a TypeScript file is rejected exactly as `{ name: top-k, k: 0 }` in
    * YAML. Absent from user-defined parts (`defineScore` and the like).
@@ -72,7 +79,8 @@ function builtFrom<P extends PartIdentity>(source: PartSource, part: P): P {
   const form = typeof source === "string"
     ? source
     : Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined)) as PartSource;
-  return { ...part, source: form };
+  // A built-in part is implemented by this module and what it imports (not by the file that called its constructor).
+  return { ...part, source: form, definedIn: import.meta.url };
 }
 
 /** A score: one number per pool item from a chunk of sampled predictions. */
@@ -178,8 +186,10 @@ export function defineScore(def: {
   readonly params?: Readonly<Record<string, unknown>>;
   readonly usesPredictions?: boolean;
 }): ScoreDef {
+  const definedIn = callerModule();
   return {
     _tag: "score",
+    ...(definedIn ? { definedIn } : {}),
     name: def.name,
     version: def.version ?? 1,
     params: def.params ?? {},
@@ -201,8 +211,10 @@ export function definePosterior(def: {
   readonly version?: number;
   readonly params?: Readonly<Record<string, unknown>>;
 }): PosteriorDef {
+  const definedIn = callerModule();
   return {
     _tag: "posterior",
+    ...(definedIn ? { definedIn } : {}),
     name: def.name,
     version: def.version ?? 1,
     params: { ...(def.params ?? {}), samples: def.samples },
@@ -226,8 +238,10 @@ export function defineAcquire(def: {
   readonly needs?: readonly AcquireNeed[];
   readonly needsConsistentSamples?: boolean;
 }): AcquireDef {
+  const definedIn = callerModule();
   return {
     _tag: "acquire",
+    ...(definedIn ? { definedIn } : {}),
     name: def.name,
     version: def.version ?? 1,
     params: { ...(def.params ?? {}), size: def.size },
@@ -697,8 +711,10 @@ export function definePseudoLabel(def: {
   readonly version?: number;
   readonly params?: Readonly<Record<string, unknown>>;
 }): PseudoLabelDef {
+  const definedIn = callerModule();
   return {
     _tag: "pseudo-label",
+    ...(definedIn ? { definedIn } : {}),
     name: def.name,
     version: def.version ?? 1,
     params: def.params ?? {},

@@ -162,6 +162,7 @@ class Interpreter {
   #roundSeconds: Record<string, number> = {};
   #roundKinds: { kind: string; allHits: boolean }[] = [];
   readonly #planned = new Set<string>();
+  readonly #moduleHashes = new Map<string, Promise<string | undefined>>();
 
   constructor(readonly name: string, readonly opts: InterpretOptions) {}
 
@@ -261,7 +262,7 @@ class Interpreter {
     }
     const modules: Record<string, string> = {};
     for (const url of stage.modules ?? []) {
-      const hash = await hashModuleGraph(url);
+      const hash = await hashModuleGraph(url, this.#moduleHashes);
       if (hash === undefined) {
         // What cannot be hashed gets a fresh key: a miss, never a false hit.
         this.opts.progress.line(

@@ -59,17 +59,20 @@ function bareEntry(spec: string, map: Readonly<Record<string, string>>): string 
   return prefix === undefined ? spec : `${spec}=${map[prefix]}${spec.slice(prefix.length)}`;
 }
 
-const memo = new Map<string, Promise<string | undefined>>();
-
 /**
  * The sha256 of a module and its local imports, transitively: every file's
  * URL and text, in a fixed order, plus the pins of its package imports.
- * Memoised per process (files are not expected to change while a run is going).
+ * Memoised in `memo` (give each run its own, so an edit between runs of a
+ * long-lived process is seen).
  *
  * @param url a `file:` URL of a TypeScript or JavaScript module
+ * @param memo hashes already computed, by root URL
  * @returns 64 hex digits, or undefined when some module cannot be read
  */
-export function hashModuleGraph(url: string): Promise<string | undefined> {
+export function hashModuleGraph(
+  url: string,
+  memo: Map<string, Promise<string | undefined>> = new Map(),
+): Promise<string | undefined> {
   let hashed = memo.get(url);
   if (!hashed) {
     hashed = computeGraphHash(url);

@@ -84,6 +84,11 @@ function identityOf<I, O>(inner: Stage<I, O>): Pick<Stage<I, O>, "kind" | "name"
   };
 }
 
+/** The modules implementing a part: a user part's defining module, or the library's part catalogue. */
+function partModules(def: { readonly definedIn?: string }): string[] {
+  return def.definedIn ? [def.definedIn] : [];
+}
+
 const here = import.meta.url;
 const modules = [here];
 
@@ -226,7 +231,7 @@ export function posteriorStage(def: PosteriorDef, seed: number): Stage<Posterior
   const { save, load } = impl;
   return {
     ...identityOf(inner),
-    modules: [...modules, ...(def.definedIn ? [def.definedIn] : [])],
+    modules: [...modules, ...partModules(def)],
     run: (input, ctx) =>
       TE.chain((fit: Omit<FitInput, "seed">) => inner.run(fit, ctx))(
         TE.tryCatch(() => Promise.resolve(fitInput(input)), (e) => stageError(inner.name, (e as Error).message, e)),
@@ -285,7 +290,7 @@ export function scoreStage(
   const inner = base.score(def, seed, poolSubset, keep);
   return {
     ...identityOf(inner),
-    modules: [...modules, ...(def.definedIn ? [def.definedIn] : [])],
+    modules: [...modules, ...partModules(def)],
     codec: scoredCodec,
     run: ({ posterior, data, labelled }, ctx) =>
       inner.run({
@@ -309,7 +314,7 @@ export function acquireStage(def: AcquireDef, seed: number): Stage<{ readonly sc
   const inner = base.acquire(def, seed);
   return {
     ...identityOf(inner),
-    modules: [...modules, ...(def.definedIn ? [def.definedIn] : [])],
+    modules: [...modules, ...partModules(def)],
     numeric: false,
     codec: indicesCodec,
     run: ({ scored }, ctx) => inner.run(scored, ctx),
@@ -332,7 +337,7 @@ export function pseudoLabelStage(
   const inner = base.pseudoLabel(def, round, classes);
   return {
     ...identityOf(inner),
-    modules: [...modules, ...(def.definedIn ? [def.definedIn] : [])],
+    modules: [...modules, ...partModules(def)],
     numeric: false,
     codec: pseudoCodec,
     run: (input, ctx) => inner.run(input, ctx),
