@@ -1,25 +1,31 @@
 /**
  * Test fixture for `parent_watch_test.ts`, run as a grandchild process:
  *
- *     deno run -A pipeline/_orphan_fixture.ts DIR [quick]
+ *     deno run -A pipeline/_orphan_fixture.ts DIR [sync|async|quick]
  *
  * Locks DIR, starts `exitWhenOrphaned` with a cleanup that releases the lock and
- * writes `DIR/cleaned`, prints `WATCHING <pid>`, then sleeps forever. With
- * `quick` it returns at once instead (the watch must not keep it alive).
+ * writes `DIR/cleaned` (synchronously, or with `async` as a promise), prints
+ * `WATCHING <pid>`, then sleeps forever. With `quick` it releases the lock and
+ * returns at once instead (the watch must not keep it alive).
  *
  * @module
  */
 import { exitWhenOrphaned } from "./parent_watch.ts";
-import { lockResultsDir, releaseHeldLocks } from "./results_lock.ts";
+import { lockResultsDir, releaseHeldLocks, releaseHeldLocksSync } from "./results_lock.ts";
 
-const [dir, mode] = Deno.args;
-if (dir === undefined) throw new Error("usage: _orphan_fixture.ts DIR [quick]");
+const [dir, mode = "sync"] = Deno.args;
+if (dir === undefined) throw new Error("usage: _orphan_fixture.ts DIR [sync|async|quick]");
 const lock = await lockResultsDir(dir);
 exitWhenOrphaned({
-  cleanup: async () => {
-    await releaseHeldLocks();
-    await Deno.writeTextFile(`${dir}/cleaned`, "");
-  },
+  cleanup: mode === "async"
+    ? async () => {
+      await releaseHeldLocks();
+      await Deno.writeTextFile(`${dir}/cleaned`, "");
+    }
+    : () => {
+      releaseHeldLocksSync();
+      Deno.writeTextFileSync(`${dir}/cleaned`, "");
+    },
 });
 console.log(`WATCHING ${Deno.pid}`);
 if (mode === "quick") {

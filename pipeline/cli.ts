@@ -23,7 +23,7 @@ import { formatDuration, makeProgress, type Progress } from "./progress.ts";
 import { reportHeader, writeReport } from "./report.ts";
 import { type RoundRecord, writeTextAtomic } from "./results.ts";
 import { exitWhenOrphaned } from "./parent_watch.ts";
-import { lockResultsDir, releaseHeldLocks } from "./results_lock.ts";
+import { lockResultsDir, releaseHeldLocksSync } from "./results_lock.ts";
 
 const usage = `Usage: deno task exp <experiment.ts|.yaml> [flags]
 
@@ -424,7 +424,7 @@ if (import.meta.main) {
     console.error(flags === usage ? usage : `exp: ${flags}\n\n${usage}`);
     Deno.exit(flags === usage ? 0 : 2);
   }
-  exitWhenOrphaned({ cleanup: releaseHeldLocks }); // `deno task` killed: stop too, releasing the results lock
+  exitWhenOrphaned({ cleanup: releaseHeldLocksSync }); // `deno task` killed: stop too, releasing the results lock
   try {
     await runExperimentCommand(flags);
   } catch (e) {

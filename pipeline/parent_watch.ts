@@ -20,7 +20,11 @@
 export interface OrphanWatchOptions {
   /** How often to look at the parent pid (default 250 ms). */
   readonly intervalMs?: number;
-  /** Run before exiting (awaited, at most `cleanupTimeoutMs`); its errors are ignored. */
+  /**
+   * Run before exiting; its errors are ignored. Best synchronous (then nothing
+   * else of this process runs between it and the exit); a promise it returns is
+   * awaited at most `cleanupTimeoutMs`.
+   */
   readonly cleanup?: () => unknown;
   /** The most time `cleanup` gets (default 5 000 ms). */
   readonly cleanupTimeoutMs?: number;
@@ -53,12 +57,15 @@ export function exitWhenOrphaned(opts: OrphanWatchOptions = {}): () => void {
     } catch {
       // stderr may be a pipe whose reader died with the parent
     }
-    if (opts.cleanup) {
+    let pending: unknown;
+    try {
+      pending = opts.cleanup?.();
+    } catch {
+      // exit all the same
+    }
+    if (pending instanceof Promise) {
       const limit = opts.cleanupTimeoutMs ?? 5_000;
-      await Promise.race([
-        Promise.resolve().then(opts.cleanup).catch(() => {}),
-        new Promise((resolve) => setTimeout(resolve, limit)),
-      ]);
+      await Promise.race([pending.catch(() => {}), new Promise((resolve) => setTimeout(resolve, limit))]);
     }
     Deno.exit(1);
   };

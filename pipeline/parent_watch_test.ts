@@ -79,7 +79,8 @@ Deno.test("parent watch: a shell that launched the process is killed with SIGKIL
 Deno.test("parent watch: the real path: `./dbal task` killed with SIGKILL takes its `deno run` child along", async () => {
   const dir = await Deno.makeTempDir({ prefix: "dbal-orphan-" });
   const config = `${dir}/deno.json`;
-  await Deno.writeTextFile(config, JSON.stringify({ tasks: { orphan: `deno run -A ${fixture} ${dir}` } }));
+  // The cleanup returns a promise here (the shell test's is synchronous).
+  await Deno.writeTextFile(config, JSON.stringify({ tasks: { orphan: `deno run -A ${fixture} ${dir} async` } }));
   const task = new Deno.Command(launcher, {
     args: ["task", "--quiet", "--config", config, "orphan"],
     stdout: "piped",

@@ -106,6 +106,12 @@ export interface ResultsLock extends AsyncDisposable {
    * lock created it and it is empty; later calls do nothing.
    */
   release(): Promise<void>;
+  /**
+   * The same with synchronous file operations, for exit paths (nothing else of
+   * this process runs between it and the exit); it skips the guard file, which
+   * matters only if another host judges this lock stale in the same microseconds.
+   */
+  releaseSync(): void;
 }
 
 const held = new Set<ResultsLock>();
@@ -164,9 +170,14 @@ export async function lockResultsDir(dir: string, opts: ResultsLockOptions = {})
   }
 }
 
-/** Releases every lock this process holds (for exit paths: see `parent_watch.ts`). */
+/** Releases every lock this process holds. */
 export async function releaseHeldLocks(): Promise<void> {
   await Promise.allSettled([...held].map((lock) => lock.release()));
+}
+
+/** Releases every lock this process holds, synchronously: for exit paths (see `parent_watch.ts`). */
+export function releaseHeldLocksSync(): void {
+  for (const lock of [...held]) lock.releaseSync();
 }
 
 class HeldLock implements ResultsLock {
@@ -229,6 +240,25 @@ class HeldLock implements ResultsLock {
       });
     }
     return this.#released;
+  }
+
+  releaseSync(): void {
+    if (this.#released !== undefined) return;
+    clearInterval(this.#timer);
+    held.delete(this);
+    this.#released = Promise.resolve();
+    try {
+      if (Deno.readTextFileSync(this.path) === this.#text) Deno.removeSync(this.path);
+    } catch {
+      // gone already
+    }
+    if (this.removeDir) {
+      try {
+        Deno.removeSync(this.dir); // only if still empty
+      } catch {
+        // not empty
+      }
+    }
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -170,7 +170,10 @@ Deno.test("results lock: release, then relock; release twice; await using", asyn
     await assertRejects(() => lockResultsDir(dir), BUSY);
     assertEquals(JSON.parse(await Deno.readTextFile(again.path)).token, again.holder.token);
   }
-  const third = await lockResultsDir(dir); // the block released it
+  const sync = await lockResultsDir(dir); // the block released it
+  sync.releaseSync();
+  await sync.release(); // already released: nothing to do
+  const third = await lockResultsDir(dir);
   await Deno.writeTextFile(`${dir}/rounds.jsonl`, "");
   await Promise.all([third.release(), third.release()]);
   const files = [...Deno.readDirSync(dir)].map((e) => e.name);
