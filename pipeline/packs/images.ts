@@ -23,6 +23,7 @@ import {
   source,
   type Step,
   step,
+  type StepsOf,
 } from "../../dsl/compose.ts";
 import { type ExperimentConfig, type ImageDatasetName, strategiesOf, type TrainConfig } from "../../dsl/experiment.ts";
 import type { NetSpec } from "../../dsl/model.ts";
@@ -372,14 +373,58 @@ export function labelledSetStage(
   };
 }
 
+/** What a retrain stage of a model pack reads. */
+export interface RetrainInput<T> {
+  readonly data: ImageData;
+  readonly labelled: LabelledSet;
+  /** Last round's trained model, to continue from (`init: "previous"`). */
+  readonly from?: T;
+  readonly pseudo?: PseudoLabels;
+}
+
+/**
+ * How the standard round trains its models and wraps them in a posterior:
+ * {@link netSpecModel} for a `NetSpec`, or a pack for another kind of model
+ * (e.g. a TensorFlow.js layers model). `T` is what one training gives.
+ */
+export interface ModelPack<T> {
+  /** A retrain stage: `init` seeds fresh weights, `train` the data order and dropout. */
+  readonly retrain: (seeds: { readonly init: number; readonly train: number }) => Stage<RetrainInput<T>, T>;
+  /** A fit-posterior stage over the round's trained models (one, or an ensemble's members). */
+  readonly posterior: (
+    def: PosteriorDef,
+    seed: number,
+  ) => Stage<{ readonly data: ImageData; readonly labelled: LabelledSet; readonly nets: readonly T[] }, Posterior>;
+  /** Training speed (images/s) of a trained model, for the round's record. */
+  readonly speed: (trained: T) => number;
+  /** Whether each round continues from the last round's model. */
+  readonly init: "scratch" | "previous";
+}
+
+/**
+ * The model pack of a `NetSpec`: `retrain/adam` on our layer stack, and the built-in or user posteriors.
+ *
+ * @param spec the architecture
+ * @param train the training settings
+ * @returns the pack
+ */
+export function netSpecModel(spec: NetSpec, train: TrainConfig): ModelPack<TrainedNet> {
+  return {
+    retrain: ({ init, train: seed }) => retrainStage(spec, train, init, seed),
+    posterior: (def, seed) => posteriorStage(def, seed),
+    speed: (t) => t.imagesPerSecond,
+    init: train.init,
+  };
+}
+
 /** A round's state in the standard image round. */
-export interface ImageState {
+export interface ImageState<T = TrainedNet> {
   /** The labelled set this round trains on. */
   readonly labelled: Step<LabelledSet>;
   /** Its size, known before anything runs (the label budget is planned from it). */
   readonly size: number;
-  /** Last round's nets, for `init: "previous"`. */
-  readonly nets: readonly Step<TrainedNet>[];
+  /** Last round's models, for `init: "previous"`. */
+  readonly nets: readonly Step<T>[];
   /** Pseudo-labels made last round, for this round's nets. */
   readonly pseudo?: Step<PseudoLabels>;
 }
@@ -393,10 +438,10 @@ export interface ScoredContext {
 }
 
 /** The parts of the standard image round. */
-export interface ImageRoundParts {
+export interface ImageRoundParts<T> {
   readonly data: Step<ImageData>;
-  readonly model: NetSpec;
-  readonly train: TrainConfig;
+  /** How models are trained and wrapped in posteriors (e.g. `netSpecModel(spec, train)`). */
+  readonly model: ModelPack<T>;
   readonly strategy: Strategy;
   readonly seed: number;
   readonly classes: number;
@@ -421,7 +466,12 @@ export interface ImageRoundParts {
  * @param seed the run's seed
  * @returns the state of round 0
  */
-export function warmStartState(data: Step<ImageData>, perClass: number, classes: number, seed: number): ImageState {
+export function warmStartState<T = TrainedNet>(
+  data: Step<ImageData>,
+  perClass: number,
+  classes: number,
+  seed: number,
+): ImageState<T> {
   return {
     labelled: step(warmStartStage(perClass, deriveSeed(seed, "warm-start")), { data }),
     size: perClass * classes,
@@ -438,33 +488,34 @@ export function warmStartState(data: Step<ImageData>, perClass: number, classes:
  * @param parts the round's model, training, strategy, seed and sizes
  * @returns the round
  */
-export function imageRound(parts: ImageRoundParts): Round<ImageState> {
-  const { data, model, train, strategy, seed, classes } = parts;
+export function imageRound<T>(parts: ImageRoundParts<T>): Round<ImageState<T>> {
+  const { data, model, strategy, seed, classes } = parts;
   const budget = parts.budget ?? Infinity;
   const nets = strategy.posterior.nets ?? 1;
   const keep = [...new Set([...(strategy.acquire.needs ?? []), ...(parts.keep ?? [])])];
   if (strategy.pseudoLabel && !keep.includes("meanProbs")) keep.push("meanProbs");
-  return (state, at): RoundOutcome<ImageState> => {
+  const previousInit = model.init === "previous";
+  return (state, at): RoundOutcome<ImageState<T>> => {
     const { round } = at;
-    const trained: Step<TrainedNet>[] = [];
+    const trained: Step<T>[] = [];
     for (let k = 0; k < nets; k++) {
       // Net 0 keeps the seeds of a single-net run, so strategies share it; members k > 0 get their own.
       const member = k === 0 ? "" : `/member-${k}`;
-      const previous = train.init === "previous" ? state.nets[k] : undefined;
-      const stage = retrainStage(
-        model,
-        train,
-        deriveSeed(seed, `init/${train.init === "previous" ? 0 : round}${member}`),
-        deriveSeed(seed, `train/${round}${member}`),
-      );
-      trained.push(step(stage, {
+      const previous = previousInit ? state.nets[k] : undefined;
+      const stage = model.retrain({
+        init: deriveSeed(seed, `init/${previousInit ? 0 : round}${member}`),
+        train: deriveSeed(seed, `train/${round}${member}`),
+      });
+      // (A step of T feeds an input of T; the conditional type StepFor<T> cannot see it for a generic T.)
+      const inputs = {
         data,
         labelled: state.labelled,
         ...(previous ? { from: previous } : {}),
         ...(state.pseudo ? { pseudo: state.pseudo } : {}),
-      }));
+      } as StepsOf<RetrainInput<T>>;
+      trained.push(step(stage, inputs));
     }
-    const posterior = step(posteriorStage(strategy.posterior, deriveSeed(seed, `posterior/${round}`)), {
+    const posterior = step(model.posterior(strategy.posterior, deriveSeed(seed, `posterior/${round}`)), {
       data,
       labelled: state.labelled,
       nets: trained,
@@ -492,10 +543,10 @@ export function imageRound(parts: ImageRoundParts): Round<ImageState> {
     const pseudo = strategy.pseudoLabel
       ? step(pseudoLabelStage(strategy.pseudoLabel, round, classes), { scored, acquired: picked })
       : undefined;
-    const next: ImageState = {
+    const next: ImageState<T> = {
       labelled: step(labelledSetStage(), { labelled: state.labelled, acquired }),
       size: state.size + take,
-      nets: train.init === "previous" ? trained : [],
+      nets: previousInit ? trained : [],
       ...(pseudo ? { pseudo } : {}),
     };
     const notes = {
@@ -534,8 +585,7 @@ export function presetRuns(config: ExperimentConfig, data: Step<ImageData>, clas
         start: warmStartState(data, config.initialPerClass, classes, seed),
         round: imageRound({
           data,
-          model: config.model,
-          train: config.train,
+          model: netSpecModel(config.model, config.train),
           strategy,
           seed,
           classes,
