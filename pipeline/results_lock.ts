@@ -41,7 +41,7 @@
  * be turned off and redone here; and its stale takeover (`rmdir`, then `mkdir`)
  * lets two racers both believe they hold the lock until the next heartbeat. What
  * would remain of it is `mkdir` and a heartbeat timer, plus three dependencies
- * (one of which hooks every catchable signal of the process).
+ * (signal-exit among them, which hooks some fifteen signals of the process).
  *
  * @module
  */
