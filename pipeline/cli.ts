@@ -186,6 +186,7 @@ function printPlan(name: string, dataKey: string, plan: readonly PlannedStep[]):
 export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> {
   const runnable = await loadRunnable(flags.file, flags.exportName);
   if (runnable.kind === "experiment") return await runConfig(runnable.config, flags, flags.out);
+  if (runnable.kind === "composed") return await runUserComposition(runnable.experiment, flags);
   if (runnable.kind === "text") return await runText(runnable.config, flags);
   const base = flags.out ?? `results/${runnable.name}`;
   const parts: { name: string; result: CliResult; seconds: number }[] = [];
@@ -313,6 +314,21 @@ async function runConfig(loaded: ExperimentConfig, flags: CliFlags, out: string 
     : await openStore(flags.cacheDir, { warn: (m) => progress.line(`WARNING ${m}`) });
   const command = `deno task exp ${[flags.file, ...(flags.full ? ["--full"] : [])].join(" ")}`;
   return await runComposed(presetExperiment(config), flags, out, { progress, backend, store, started, t0, command });
+}
+
+/** Runs a composed experiment from a user's file (the `--full`, `--seeds`, `--rounds` flags reach its run builder). */
+async function runUserComposition(exp: Experiment, flags: CliFlags): Promise<CliResult> {
+  const started = new Date();
+  const t0 = performance.now();
+  const progress = makeProgress(exp.name);
+  const backend = await selectBackend(flags.backend as Parameters<typeof selectBackend>[0]);
+  progress.line(`backend ${backend.name} (requested ${backend.requested}), ${backend.threads} thread(s)`);
+  for (const note of backend.notes) progress.line(`  skipped: ${note}`);
+  const store = flags.noCache
+    ? undefined
+    : await openStore(flags.cacheDir, { warn: (m) => progress.line(`WARNING ${m}`) });
+  const command = `deno task exp ${[flags.file, ...(flags.full ? ["--full"] : [])].join(" ")}`;
+  return await runComposed(exp, flags, flags.out, { progress, backend, store, started, t0, command });
 }
 
 /** What {@link runComposed} needs from its caller. */

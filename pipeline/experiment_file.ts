@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { type Experiment, isExperiment } from "../dsl/compose.ts";
 import * as E from "fp-ts/Either.js";
 import { type Document, parseDocument } from "yaml";
 import { decodeExperiment, expandGrid, type ExperimentConfig } from "../dsl/experiment.ts";
@@ -11,6 +12,7 @@ import { decodeTextExperiment, isTextExperiment, type TextExperimentConfig } fro
 
 /** What an experiment file holds: one experiment, or a suite of them run in order over one cache. */
 export type Runnable =
+  | { readonly kind: "composed"; readonly experiment: Experiment }
   | { readonly kind: "experiment"; readonly config: ExperimentConfig }
   | { readonly kind: "text"; readonly config: TextExperimentConfig }
   | {
@@ -152,6 +154,7 @@ export async function loadRunnable(file: string, exportName = "default"): Promis
   } else {
     throw new ConfigError(file, ["unknown file type (expected .ts, .js, .yaml or .yml)"]);
   }
+  if (isExperiment(value)) return { kind: "composed", experiment: value };
   if (isTextExperiment(value)) {
     const text = decodeTextExperiment(value);
     if (E.isLeft(text)) {
