@@ -22,3 +22,46 @@ export * from "./dsl/codecs.ts";
 export * from "./dsl/strategy.ts";
 export type { LogProbs, ScoreFn } from "./dsl/scores.ts";
 export type { FitInput, Posterior, PosteriorImpl } from "./pipeline/posterior.ts";
+export {
+  composeExperiment,
+  derive,
+  type Experiment,
+  loop,
+  type Metrics,
+  type Round,
+  type RoundAt,
+  type RoundOutcome,
+  type RoundView,
+  type Run,
+  type Scale,
+  source,
+  type Step,
+  step,
+  type StepsOf,
+  type StopRule,
+} from "./dsl/compose.ts";
+export {
+  acquireStage,
+  builtinImages,
+  evaluateStage,
+  type ImageData,
+  imageRound,
+  type ImageRoundParts,
+  type ImageState,
+  type LabelledSet,
+  labelledSetStage,
+  type ModelPack,
+  netSpecModel,
+  posteriorStage,
+  presetExperiment,
+  pseudoLabelStage,
+  retrainStage,
+  type RetrainInput,
+  type Scored,
+  type ScoredContext,
+  scoreStage,
+  type TrainedNet,
+  warmStartStage,
+  warmStartState,
+} from "./pipeline/packs/images.ts";
+export { indicesCodec, jsonCodec, scoredCodec } from "./pipeline/codecs.ts";

@@ -93,6 +93,8 @@ export const NetSpec = strictFields(t.type({
 }));
 /** A feed-forward classifier (see the codec). */
 export type NetSpec = t.TypeOf<typeof NetSpec>;
+/** A net spec as written by hand (plain numbers; checked by the same codec when used). */
+export type NetSpecInput = t.OutputOf<typeof NetSpec>;
 
 /**
  * The Bayesian CNN of Gal, Islam & Ghahramani, "Deep Bayesian Active Learning

@@ -6,6 +6,7 @@
  * @module
  */
 import type * as TE from "fp-ts/TaskEither.js";
+import { callerModule } from "./origin.ts";
 
 /** The stage vocabulary of an active-learning experiment. */
 export type StageKind =
@@ -105,4 +106,33 @@ export interface Stage<I, O> {
   readonly modules?: readonly string[];
   /** False for stages whose output does not depend on the tensor backend (index bookkeeping). */
   readonly numeric?: boolean;
+}
+
+/**
+ * Defines a stage of your own. The module that calls this (your file) and
+ * the local modules it imports are hashed into the stage's cache keys, so
+ * editing its code or a helper recomputes it and everything downstream.
+ * Give it a `codec` to cache its output on its own key.
+ *
+ * @param stage its kind (e.g. "filter"), name, version, params, run, and optionally codec and release
+ * @returns the stage
+ * @throws {TypeError} for an empty name, {RangeError} for a version that is not an integer >= 0
+ * @example
+ * ```ts
+ * import * as TE from "fp-ts/TaskEither.js";
+ * import { defineStage } from "./stage.ts";
+ * const double = defineStage({
+ *   kind: "filter", name: "filter/double", version: 1, params: {},
+ *   run: ({ x }: { x: number }) => TE.right(2 * x),
+ * });
+ * console.assert(double.modules !== undefined && double.modules.length === 1);
+ * ```
+ */
+export function defineStage<I, O>(stage: Stage<I, O>): Stage<I, O> {
+  if (typeof stage.name !== "string" || stage.name === "") throw new TypeError("name: expected a non-empty string");
+  if (!Number.isSafeInteger(stage.version) || stage.version < 0) {
+    throw new RangeError(`version: expected an integer >= 0, got ${String(stage.version)}`);
+  }
+  const definedIn = callerModule();
+  return { ...stage, modules: [...(stage.modules ?? []), ...(definedIn ? [definedIn] : [])] };
 }
