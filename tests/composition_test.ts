@@ -93,6 +93,26 @@ Deno.test("a user's stage between score and acquire runs through the CLI, cached
     const plan = lines.join("\n");
     assert(/score\/bald[\s\S]*filter\/near-labelled[\s\S]*acquire\/top-k/.test(plan), plan);
     assert(/\d+ hit\(s\), 0 to run/.test(plan), plan);
+    // The dry run checks entries, not only their presence: a truncated file shows as damaged.
+    const bins: string[] = [];
+    for await (const shard of Deno.readDir(`${dir}/cache`)) {
+      if (!/^[0-9a-f]{2}$/.test(shard.name)) continue;
+      for await (const entry of Deno.readDir(`${dir}/cache/${shard.name}`)) {
+        for await (const f of Deno.readDir(`${dir}/cache/${shard.name}/${entry.name}`)) {
+          if (f.name.endsWith(".bin")) bins.push(`${dir}/cache/${shard.name}/${entry.name}/${f.name}`);
+        }
+      }
+    }
+    assert(bins.length > 0);
+    for (const bin of bins) await Deno.truncate(bin, 1);
+    lines.length = 0;
+    console.log = (text: string) => lines.push(text);
+    try {
+      await run(`${dir}/filtered.ts`, "e", { dryRun: true });
+    } finally {
+      console.log = log;
+    }
+    assert(/damaged entry/.test(lines.join("\n")) && !/ 0 to run/.test(lines.join("\n")), lines.join("\n"));
   });
 });
 
