@@ -399,6 +399,15 @@ export interface ModelPack<T> {
   readonly speed: (trained: T) => number;
   /** Whether each round continues from the last round's model. */
   readonly init: "scratch" | "previous";
+  /**
+   * Checks the model before any work, when the round is built: against the data set's classes, the
+   * strategy's posterior and, when the round knows it, the images' [H, W, C]. Throws an Error naming the problem.
+   */
+  readonly check?: (against: {
+    readonly classes: number;
+    readonly posterior: PosteriorDef;
+    readonly inputShape?: readonly number[];
+  }) => void;
 }
 
 /**
@@ -455,6 +464,8 @@ export interface ImageRoundParts<T> {
   readonly keep?: readonly AcquireNeed[];
   /** A step between score and acquire: gets the scored candidates, returns those the rule picks from. */
   readonly between?: (scored: Step<Scored>, at: ScoredContext) => Step<Scored>;
+  /** [H, W, C] of the data set's images, for the model pack's check (e.g. `imageShape(value)`). */
+  readonly inputShape?: readonly [number, number, number];
 }
 
 /**
@@ -495,6 +506,11 @@ export function imageRound<T>(parts: ImageRoundParts<T>): Round<ImageState<T>> {
   const keep = [...new Set([...(strategy.acquire.needs ?? []), ...(parts.keep ?? [])])];
   if (strategy.pseudoLabel && !keep.includes("meanProbs")) keep.push("meanProbs");
   const previousInit = model.init === "previous";
+  model.check?.({
+    classes,
+    posterior: strategy.posterior,
+    ...(parts.inputShape ? { inputShape: parts.inputShape } : {}),
+  });
   return (state, at): RoundOutcome<ImageState<T>> => {
     const { round } = at;
     const trained: Step<T>[] = [];
