@@ -5,7 +5,7 @@
  * @module
  */
 import type { ImageDatasetName } from "../dsl/experiment.ts";
-import type { AlData } from "./active_learning.ts";
+import type { LabelledImages } from "./stages.ts";
 import { type ChecksumPolicy, loadCifar10, loadFashionMnist, loadMnist } from "./data/mod.ts";
 
 /** Options passed to the data loaders. */
@@ -16,9 +16,14 @@ export interface DatasetOptions {
   readonly log: (msg: string) => void;
 }
 
-/** An image data set ready for the AL loop. */
-export interface LoadedImages extends AlData {
+/** An image data set ready for active learning. */
+export interface LoadedImages {
+  readonly train: LabelledImages;
+  readonly test: LabelledImages;
+  readonly classes: number;
   readonly labelNames: readonly string[];
+  /** sha256 of the files read: the root of every cache key. */
+  readonly contentHash: string;
 }
 
 /**

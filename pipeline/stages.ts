@@ -1,8 +1,8 @@
 /**
  * The tensor stages of an image active-learning experiment: warm-start,
  * retrain (fit the net), fit-posterior (MC dropout over the fitted net),
- * score, acquire and evaluate. Each is a {@link Stage} value; the loop in
- * `active_learning.ts` runs them through the caching runner.
+ * score, acquire and evaluate. Each is a {@link Stage} value; the image pack
+ * (`packs/images.ts`) wraps them for composition, and the interpreter runs them.
  *
  * @module
  */

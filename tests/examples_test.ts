@@ -3,7 +3,7 @@ import { assert, assertEquals } from "./asserts.ts";
 import { loadExperimentFile, loadRunnable } from "../pipeline/experiment_file.ts";
 import type { ExperimentConfig } from "../dsl/experiment.ts";
 import { withTinyMnist } from "./fixtures.ts";
-import { variantsOf } from "../pipeline/active_learning.ts";
+import { variantsOf } from "../pipeline/variants.ts";
 import { planExperiment } from "../pipeline/plan.ts";
 
 /** Every stage key of an experiment's plan, with its stage name. */
