@@ -27,6 +27,7 @@ import { type LogProbs, meanPredictive } from "./scores.ts";
 import { topK as topKSelect } from "./acquire.ts";
 import { PositiveInt, PositiveNumber, strictFields } from "./codecs.ts";
 import { topUEntropy } from "./top_u.ts";
+import { type MultiLabelAggregate, multiLabelScoreFn, type MultiLabelScoreKind } from "./multilabel.ts";
 import { type EmocOutput, emocReference, emocScores } from "./emoc.ts";
 import { representativeSubset } from "./representative.ts";
 import { discriminativeSelect } from "./discriminative.ts";
@@ -253,12 +254,15 @@ export function defineAcquire(def: {
 }
 
 /** A built-in score: {@link defineScore}, remembering its YAML form. */
-function builtinScore(source: PartSource, def: Parameters<typeof defineScore>[0]): ScoreDef {
+/** Built-in parts declare their version: bump it by hand when the part's maths changes. */
+type Versioned<D> = D & { readonly version: number };
+
+function builtinScore(source: PartSource, def: Versioned<Parameters<typeof defineScore>[0]>): ScoreDef {
   return builtFrom(source, defineScore(def));
 }
 
 /** A built-in rule: {@link defineAcquire}, remembering its YAML form. */
-function builtinAcquire(source: PartSource, def: Parameters<typeof defineAcquire>[0]): AcquireDef {
+function builtinAcquire(source: PartSource, def: Versioned<Parameters<typeof defineAcquire>[0]>): AcquireDef {
   return builtFrom(source, defineAcquire(def));
 }
 
@@ -400,6 +404,7 @@ export function vognHead(opts: VognHeadOptions): PosteriorDef {
  */
 export function topK(k: number): AcquireDef {
   return builtinAcquire({ name: "top-k", k }, {
+    version: 1,
     name: "top-k",
     size: k,
     select: ({ candidates, scores }, ctx) => topKSelect("acquire/top-k", candidates, scores, k, ctx.warn).indices,
@@ -446,6 +451,7 @@ export function batchBald(
  */
 export function powerTopK(b: number, beta = 1): AcquireDef {
   return builtinAcquire({ name: "power", k: b, beta }, {
+    version: 1,
     name: "power",
     size: b,
     params: { beta },
@@ -464,6 +470,7 @@ export function powerTopK(b: number, beta = 1): AcquireDef {
  */
 export function coreSet(b: number): AcquireDef {
   return builtinAcquire({ name: "core-set", k: b }, {
+    version: 1,
     name: "core-set",
     size: b,
     needs: ["embeddings", "labelledEmbeddings"],
@@ -493,6 +500,7 @@ export function coreSet(b: number): AcquireDef {
  */
 export function badge(b: number): AcquireDef {
   return builtinAcquire({ name: "badge", k: b }, {
+    version: 1,
     name: "badge",
     size: b,
     needs: ["logProbs", "embeddings"],
@@ -525,6 +533,7 @@ export function emoc(b: number, opts: { readonly reference?: number; readonly ou
   const reference = opts.reference ?? 500;
   const output = opts.output ?? "probs";
   return builtinAcquire({ name: "emoc", k: b, ...opts }, {
+    version: 1,
     name: "emoc",
     size: b,
     params: { reference, output },
@@ -557,6 +566,7 @@ export function emoc(b: number, opts: { readonly reference?: number; readonly ou
  */
 export function suggestive(b: number, shortlist = 2 * b): AcquireDef {
   return builtinAcquire({ name: "suggestive", k: b, shortlist }, {
+    version: 1,
     name: "suggestive",
     size: b,
     params: { shortlist },
@@ -602,6 +612,7 @@ export function discriminative(b: number, opts: DiscriminativeRuleOptions = {}):
     learningRate: opts.learningRate ?? 1e-3,
   };
   return builtinAcquire({ name: "discriminative", k: b, ...opts }, {
+    version: 1,
     name: "discriminative",
     size: b,
     params,
@@ -650,6 +661,7 @@ export function learningLoss(b: number, opts: LearningLossRuleOptions = {}): Acq
     margin: opts.margin ?? 1,
   };
   return builtinAcquire({ name: "learning-loss", k: b, ...opts }, {
+    version: 1,
     name: "learning-loss",
     size: b,
     params,
@@ -723,7 +735,10 @@ export function definePseudoLabel(def: {
 }
 
 /** A built-in pseudo-labelling part: {@link definePseudoLabel}, remembering its YAML form. */
-function builtinPseudoLabel(source: PartSource, def: Parameters<typeof definePseudoLabel>[0]): PseudoLabelDef {
+function builtinPseudoLabel(
+  source: PartSource,
+  def: Versioned<Parameters<typeof definePseudoLabel>[0]>,
+): PseudoLabelDef {
   return builtFrom(source, definePseudoLabel(def));
 }
 
@@ -753,6 +768,7 @@ export function ceal(opts: CealOptions = {}): PseudoLabelDef {
   const decay = opts.decay ?? 0.00033;
   const limit = opts.limit ?? Infinity;
   return builtinPseudoLabel({ name: "ceal", ...opts }, {
+    version: 1,
     name: "ceal",
     params: { delta, decay, ...(Number.isFinite(limit) ? { limit } : {}) },
     select: ({ candidates, meanProbs, acquired, round }) => {
@@ -777,25 +793,32 @@ export function ceal(opts: CealOptions = {}): PseudoLabelDef {
 }
 
 /** BALD (Houlsby et al. 2011): mutual information between prediction and weights. */
-export const bald: ScoreDef = builtinScore("bald", { name: "bald", fn: baldFn });
+export const bald: ScoreDef = builtinScore("bald", { version: 1, name: "bald", fn: baldFn });
 /** Entropy of the MC-averaged predictive distribution. */
-export const maxEntropy: ScoreDef = builtinScore("max-entropy", { name: "max-entropy", fn: maxEntropyFn });
+export const maxEntropy: ScoreDef = builtinScore("max-entropy", { version: 1, name: "max-entropy", fn: maxEntropyFn });
 /** Variation ratios (Freeman 1965): 1 - modal count / T. */
 export const variationRatios: ScoreDef = builtinScore("variation-ratios", {
+  version: 1,
   name: "variation-ratios",
   fn: variationRatiosFn,
 });
 /** Mean standard deviation of the class probabilities (Kampffmeyer et al. 2016). */
-export const meanStd: ScoreDef = builtinScore("mean-std", { name: "mean-std", fn: meanStdFn });
+export const meanStd: ScoreDef = builtinScore("mean-std", { version: 1, name: "mean-std", fn: meanStdFn });
 /** Least confidence: 1 - the largest MC-averaged class probability. */
 export const leastConfidence: ScoreDef = builtinScore("least-confidence", {
+  version: 1,
   name: "least-confidence",
   fn: leastConfidenceFn,
 });
 /** Margin, the "difference" uncertainty of `000_*.txt`: 1 - (p1 - p2) of the MC-averaged predictive. */
-export const margin: ScoreDef = builtinScore("margin", { name: "margin", fn: marginFn });
+export const margin: ScoreDef = builtinScore("margin", { version: 1, name: "margin", fn: marginFn });
 /** Uniform random scores: the baseline. */
-export const random: ScoreDef = builtinScore("random", { name: "random", fn: randomScore, usesPredictions: false });
+export const random: ScoreDef = builtinScore("random", {
+  version: 1,
+  name: "random",
+  fn: randomScore,
+  usesPredictions: false,
+});
 
 /**
  * Top-u Bayesian entropy (the Bayesian-learning-rule talk, `000_*.txt`): the
@@ -810,7 +833,47 @@ export function topU(u: number): ScoreDef {
   const fn: ScoreFn = Number.isInteger(u) && u >= 1 ? topUEntropy(u) : () => {
     throw new RangeError(`top-u: u must be a positive integer, got ${u}`);
   };
-  return builtinScore({ name: "top-u", u }, { name: "top-u", params: { u }, fn });
+  return builtinScore({ name: "top-u", u }, { version: 1, name: "top-u", params: { u }, fn });
+}
+
+/** How a multi-label score combines the uncertainties of an item's labels. */
+const multiLabelAggregates: readonly MultiLabelAggregate[] = ["sum-per-tag", "mean", "max"];
+
+function multiLabelPart(kind: MultiLabelScoreKind, aggregate: MultiLabelAggregate): ScoreDef {
+  const name = `multilabel-${kind}`;
+  // A bad aggregate does not throw here: the codec rejects it with its path, as it does in YAML.
+  const fn: ScoreFn = multiLabelAggregates.includes(aggregate) ? multiLabelScoreFn(kind, aggregate) : () => {
+    throw new RangeError(`${name}: aggregate must be one of ${multiLabelAggregates.join(", ")}, got ${aggregate}`);
+  };
+  return builtinScore({ name, aggregate }, { version: 1, name, params: { aggregate }, fn });
+}
+
+/**
+ * Multi-label BALD (`dsl/multilabel.ts`): for sigmoid outputs (one
+ * log-probability of "on" per label, e.g. Reuters topics), the binary BALD of
+ * each label, combined by `aggregate`: "sum-per-tag" (the default) divides
+ * the sum by the expected number of tags, meeting the talk's warning that
+ * "the uncertainty depends on the number of tags"; "mean" and "max" are the
+ * plain mean and maximum over labels. The text pack uses it for `bald` on
+ * multi-label data.
+ *
+ * @param aggregate how the labels' uncertainties are combined
+ * @returns the score value
+ */
+export function multiLabelBald(aggregate: MultiLabelAggregate = "sum-per-tag"): ScoreDef {
+  return multiLabelPart("bald", aggregate);
+}
+
+/**
+ * Multi-label entropy: the binary entropy of each label's MC-mean
+ * probability, combined as in {@link multiLabelBald}. The text pack uses it
+ * for `max-entropy` on multi-label data.
+ *
+ * @param aggregate how the labels' uncertainties are combined
+ * @returns the score value
+ */
+export function multiLabelEntropy(aggregate: MultiLabelAggregate = "sum-per-tag"): ScoreDef {
+  return multiLabelPart("entropy", aggregate);
 }
 
 /** Built-in scores by name (the names YAML files use). */
@@ -822,6 +885,8 @@ export const scoresByName: Readonly<Record<string, ScoreDef>> = {
   "least-confidence": leastConfidence,
   "margin": margin,
   "random": random,
+  "multilabel-bald": multiLabelBald(),
+  "multilabel-entropy": multiLabelEntropy(),
 };
 
 /**
@@ -920,8 +985,24 @@ const builtinPosteriors: Record<string, t.Decoder<unknown, PosteriorDef>> = {
   ),
 };
 
+const MultiLabelAggregateCodec = t.keyof({ "sum-per-tag": null, "mean": null, "max": null });
+
 const builtinScores: Record<string, t.Decoder<unknown, ScoreDef>> = {
   "top-u": partDecoder(t.type({ name: t.literal("top-u"), u: PositiveInt }), (v) => topU(v.u)),
+  "multilabel-bald": partDecoder(
+    t.intersection([
+      t.type({ name: t.literal("multilabel-bald") }),
+      t.partial({ aggregate: MultiLabelAggregateCodec }),
+    ]),
+    (v) => multiLabelBald(v.aggregate),
+  ),
+  "multilabel-entropy": partDecoder(
+    t.intersection([
+      t.type({ name: t.literal("multilabel-entropy") }),
+      t.partial({ aggregate: MultiLabelAggregateCodec }),
+    ]),
+    (v) => multiLabelEntropy(v.aggregate),
+  ),
 };
 
 const builtinAcquires: Record<string, t.Decoder<unknown, AcquireDef>> = {
@@ -1061,7 +1142,7 @@ export const ScoreCodec: t.Type<ScoreDef, ScoreDef, unknown> = namedPart(
   builtinScores,
   (name) => scoresByName[name],
   ["fn"],
-  [...Object.keys(scoresByName), ...Object.keys(builtinScores)],
+  [...new Set([...Object.keys(scoresByName), ...Object.keys(builtinScores)])],
 );
 
 /** An acquisition rule: a built value, or `{ name: top-k, k: 10 }`. */
@@ -1107,3 +1188,29 @@ export const StrategyCodec: t.Type<Strategy, Strategy, unknown> = new t.Type<Str
   (u, c) => E.map(strategy)(strategyShape.validate(u, c)),
   t.identity,
 );
+
+/**
+ * The names of every built-in part, by role, as YAML knows them: the
+ * registry that tests hold to its promises (a version, a YAML form, the
+ * library as the implementing module).
+ *
+ * @returns the names of the built-in posteriors, scores, acquisition rules and pseudo-labelling parts
+ * @example
+ * ```ts
+ * import { builtinPartNames } from "./strategy.ts";
+ * console.assert(builtinPartNames().acquire.includes("top-k"));
+ * ```
+ */
+export function builtinPartNames(): {
+  readonly posterior: readonly string[];
+  readonly score: readonly string[];
+  readonly acquire: readonly string[];
+  readonly pseudoLabel: readonly string[];
+} {
+  return {
+    posterior: Object.keys(builtinPosteriors),
+    score: [...new Set([...Object.keys(scoresByName), ...Object.keys(builtinScores)])],
+    acquire: Object.keys(builtinAcquires),
+    pseudoLabel: Object.keys(builtinPseudoLabels),
+  };
+}
