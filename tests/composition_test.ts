@@ -189,3 +189,48 @@ export const next = step(labelledSetStage(), { labelled, acquired: picked });
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a preset record and the composition it stands for plan the same cache keys", async () => {
+  const { interpret } = await import("../pipeline/interpreter.ts");
+  const { presetExperiment } = await import("../pipeline/packs/images.ts");
+  const { makeProgress } = await import("../pipeline/progress.ts");
+  const { decodeExperiment, experiment, galCnn, mcDropout, strategy, bald, random, topK } = await import("../mod.ts");
+  const composed = (await import("../examples/compose-mnist.ts")).default;
+  const posterior = mcDropout({ samples: 20 });
+  const record = experiment({
+    name: "compose-mnist",
+    dataset: "mnist",
+    model: galCnn(10),
+    initialPerClass: 2,
+    strategies: [bald, random].map((score) => strategy({ posterior, score, acquire: topK(10) })),
+    rounds: 4,
+    poolSubset: 2000,
+    testSubset: 1000,
+    seeds: [0],
+    train: { epochs: 50, batchSize: 32, learningRate: 1e-3, weightDecay: 1e-4, init: "scratch" },
+    stop: { accuracy: 0.95 },
+  });
+  const decoded = decodeExperiment(record);
+  assert(E.isRight(decoded), E.isLeft(decoded) ? decoded.left.join("\n") : "");
+  await withTinyMnist(async (dir) => {
+    const { writeTinyMnist } = await import("./fixtures.ts");
+    const checksums = await writeTinyMnist(`${dir}/data`, 300, 100);
+    const plan = async (exp: typeof composed) => {
+      const result = await interpret(exp, {
+        progress: makeProgress("twin", () => {}),
+        env: { backend: "wasm", kernels: "test" },
+        refresh: new Set(),
+        execute: false,
+        scale: { full: false },
+        data: { dataDir: `${dir}/data`, download: false, checksums },
+      })();
+      assert(E.isRight(result), E.isLeft(result) ? result.left.message : "");
+      return result.right.plan.map((p) => `${p.run} ${p.name} ${p.key}`);
+    };
+    const fromPreset = await plan(presetExperiment(decoded.right));
+    const fromComposition = await plan(composed);
+    // Warm start, then 5 rounds of retrain, fit-posterior, evaluate (+ score, acquire in the first 4), per curve.
+    assertEquals(fromPreset.length, 2 * (1 + 5 * 3 + 4 * 2));
+    assertEquals(fromComposition, fromPreset);
+  });
+});
