@@ -55,8 +55,8 @@ export {
   posteriorStage,
   presetExperiment,
   pseudoLabelStage,
-  retrainStage,
   type RetrainInput,
+  retrainStage,
   type Scored,
   type ScoredContext,
   scoreStage,
@@ -65,3 +65,11 @@ export {
   warmStartState,
 } from "./pipeline/packs/images.ts";
 export { indicesCodec, jsonCodec, scoredCodec } from "./pipeline/codecs.ts";
+export {
+  imageFolder,
+  type ImageFolderSourceOptions,
+  npyImages,
+  type NpySourceOptions,
+  npzImages,
+  type NpzSourceOptions,
+} from "./pipeline/packs/image_sources.ts";

@@ -10,6 +10,7 @@ import * as E from "fp-ts/Either.js";
 import { pipe } from "fp-ts/function.js";
 import * as t from "io-ts";
 import {
+  DropRate,
   formatDecodeErrors,
   NonNegativeInt,
   NonNegativeNumber,
@@ -45,6 +46,114 @@ export type AcquisitionName = t.TypeOf<typeof AcquisitionName>;
 export const ImageDatasetName = t.keyof({ "mnist": null, "fashion-mnist": null, "cifar10": null });
 /** Image data sets the loaders know. */
 export type ImageDatasetName = t.TypeOf<typeof ImageDatasetName>;
+
+/** A path in an experiment: a non-empty string. */
+const PathString = new t.Type<string, string, unknown>(
+  "path",
+  (u): u is string => typeof u === "string" && u !== "",
+  (u, c) =>
+    typeof u === "string" && u !== ""
+      ? t.success(u)
+      : t.failure(u, c, `expected a path (a non-empty string), got ${JSON.stringify(u)}`),
+  t.identity,
+);
+
+/**
+ * A user's folder of images, one sub-folder per class (or `train/` and
+ * `test/` folders holding them), e.g. `{ folder: data/pets, testFraction: 0.2 }`.
+ */
+export interface FolderDataset {
+  /** The folder; a relative path is relative to the experiment file's directory. */
+  readonly folder: string;
+  /** Fraction of each class held out for testing without `train/` and `test/` folders (default 0.2, in [0, 1)). */
+  readonly testFraction?: number;
+}
+
+/**
+ * A user's NumPy `.npz` archive (`np.savez`), e.g. `{ npz: data/digits.npz }`,
+ * with the names of its arrays when they are not `x`, `y`, `x_test`, `y_test`.
+ */
+export interface NpzDataset {
+  /** The archive; a relative path is relative to the experiment file's directory. */
+  readonly npz: string;
+  /** Array of the training images (default `x`): integers 0..255, [N, H, W, C] or [N, H, W]. */
+  readonly x?: string;
+  /** Array of the training labels (default `y`): class indices, [N]. */
+  readonly y?: string;
+  /** Array of the test images (default `x_test`; used when present). */
+  readonly xTest?: string;
+  /** Array of the test labels (default `y_test`; used when present). */
+  readonly yTest?: string;
+  /** Fraction of each class held out for testing without test arrays (default 0.2, in [0, 1)). */
+  readonly testFraction?: number;
+  /** Number of classes (default: the largest label + 1). */
+  readonly classes?: number;
+}
+
+/** A data set an experiment runs on: a built-in one by name, or the user's own folder or `.npz` archive. */
+export type DatasetConfig = ImageDatasetName | FolderDataset | NpzDataset;
+
+const FolderDatasetCodec = strictFields(t.intersection([
+  t.type({ folder: PathString }),
+  t.partial({ testFraction: DropRate }),
+]));
+
+const NpzDatasetCodec = strictFields(t.intersection([
+  t.type({ npz: PathString }),
+  t.partial({
+    x: t.string,
+    y: t.string,
+    xTest: t.string,
+    yTest: t.string,
+    testFraction: DropRate,
+    classes: PositiveInt,
+  }),
+]));
+
+const datasetChoices = `${Object.keys(ImageDatasetName.keys).join(", ")}, { folder: path } or { npz: path }`;
+
+/** The `dataset` field: a built-in name, `{ folder, testFraction? }` or `{ npz, x?, y?, ... }`, strictly. */
+const DatasetCodec = new t.Type<DatasetConfig, DatasetConfig, unknown>(
+  "Dataset",
+  (u): u is DatasetConfig => ImageDatasetName.is(u) || FolderDatasetCodec.is(u) || NpzDatasetCodec.is(u),
+  (u, c) => {
+    if (typeof u === "string") {
+      return ImageDatasetName.is(u)
+        ? t.success(u)
+        : t.failure(u, c, `expected ${datasetChoices}, got ${JSON.stringify(u)}`);
+    }
+    if (typeof u === "object" && u !== null && !Array.isArray(u)) {
+      const has = (k: string) => Object.hasOwn(u, k);
+      if (has("folder") && has("npz")) return t.failure(u, c, "expected either folder or npz, not both");
+      if (has("folder")) return FolderDatasetCodec.validate(u, c);
+      if (has("npz")) return NpzDatasetCodec.validate(u, c);
+      const fields = Object.keys(u);
+      return t.failure(
+        u,
+        c,
+        `expected ${datasetChoices}, got an object with ${fields.length > 0 ? fields.join(", ") : "no fields"}`,
+      );
+    }
+    return t.failure(u, c, `expected ${datasetChoices}, got ${JSON.stringify(u)}`);
+  },
+  t.identity,
+);
+
+/**
+ * How messages name a data set: a built-in one by its name, a user's by its path as written.
+ *
+ * @param dataset the experiment's `dataset`
+ * @returns e.g. `mnist` or `data/pets`
+ * @example
+ * ```ts
+ * import { datasetLabel } from "./experiment.ts";
+ * console.assert(datasetLabel({ folder: "data/pets" }) === "data/pets");
+ * console.assert(datasetLabel("mnist") === "mnist");
+ * ```
+ */
+export function datasetLabel(dataset: DatasetConfig): string {
+  return typeof dataset === "string" ? dataset : "folder" in dataset ? dataset.folder : dataset.npz;
+}
 
 /** What a model must fit in each built-in image data set: its classes and image shape [H, W, C]. */
 export const imageDatasets: Readonly<
@@ -134,7 +243,8 @@ export const ModelCodec = new t.Type<NetSpec, NetSpec, unknown>(
 export const ExperimentConfig = strictFields(t.intersection([
   t.type({
     name: t.string,
-    dataset: ImageDatasetName,
+    /** A built-in data set by name, or `{ folder: path }` / `{ npz: path }` (relative to the experiment file). */
+    dataset: DatasetCodec,
     model: ModelCodec,
     /** Initial labelled items per class (balanced warm start). */
     initialPerClass: PositiveInt,
@@ -225,9 +335,10 @@ function checkConsistency(c: ExperimentConfig): string[] {
   }
   if (c.seeds.length === 0) problems.push("seeds: expected at least one seed");
   // The model against its data set (sizes and rates are the codec's): layers that fit, the classes, the images.
-  const data = (imageDatasets as Partial<Record<string, (typeof imageDatasets)[ImageDatasetName]>>)[c.dataset];
+  // A user's data set is checked once loaded (the image pack's preset does it before any stage runs).
+  const data = typeof c.dataset === "string" ? imageDatasets[c.dataset] : undefined;
   problems.push(...checkModelShapes(c.model));
-  if (data) {
+  if (data && typeof c.dataset === "string") {
     problems.push(...checkModelClasses(c.model, data.classes, c.dataset));
     problems.push(...checkModelInput(c.model, data.inputShape, c.dataset));
   } else problems.push(...checkModelOutput(c.model));

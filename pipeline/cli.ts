@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { atFullScale, type ExperimentConfig } from "../dsl/experiment.ts";
@@ -313,7 +314,9 @@ async function runConfig(loaded: ExperimentConfig, flags: CliFlags, out: string 
     ? undefined
     : await openStore(flags.cacheDir, { warn: (m) => progress.line(`WARNING ${m}`) });
   const command = `deno task exp ${[flags.file, ...(flags.full ? ["--full"] : [])].join(" ")}`;
-  return await runComposed(presetExperiment(config), flags, out, { progress, backend, store, started, t0, command });
+  // A preset's own data (`dataset: { folder: ... }`) is found relative to the experiment file.
+  const exp = presetExperiment(config, { baseDir: dirname(flags.file) });
+  return await runComposed(exp, flags, out, { progress, backend, store, started, t0, command });
 }
 
 /** Runs a composed experiment from a user's file (the `--full`, `--seeds`, `--rounds` flags reach its run builder). */

@@ -47,6 +47,7 @@ import { type FitInput, type Posterior, posteriorImpl } from "../posterior.ts";
 import { deriveSeed } from "../rng.ts";
 import * as base from "../stages.ts";
 import { variantsOf } from "../variants.ts";
+import { checkPresetModels, presetImages } from "./image_sources.ts";
 
 /** An image data set split for active learning. */
 export interface ImageData {
@@ -619,18 +620,29 @@ export function presetRuns(config: ExperimentConfig, data: Step<ImageData>, clas
 /**
  * The composed experiment of a preset record (TypeScript `experiment({...})`
  * or YAML): its data set's load step, and for every grid point, strategy and
- * seed the standard loop.
+ * seed the standard loop. A user's own data set (`{ folder }`, `{ npz }`) is
+ * read by the stages of `image_sources.ts`, and the model is checked against
+ * it once loaded.
  *
  * @param config the decoded experiment, at the scale to run
+ * @param opts `baseDir`: the experiment file's directory, which relative data paths start from
  * @returns the composed experiment
  */
-export function presetExperiment(config: ExperimentConfig): Experiment<ImageData> {
+export function presetExperiment(
+  config: ExperimentConfig,
+  opts: { readonly baseDir?: string } = {},
+): Experiment<ImageData> {
   const variants = variantsOf(config);
+  const own = typeof config.dataset === "string" ? undefined : config.dataset;
   return composeExperiment({
     name: config.name,
     ...(config.description !== undefined ? { description: config.description } : {}),
-    load: source(builtinImages(config.dataset)),
-    runs: ({ data, value }) => variants.flatMap(({ label, config }) => presetRuns(config, data, value.classes, label)),
+    load: source(own ? presetImages(own, opts.baseDir) : builtinImages(config.dataset as ImageDatasetName)),
+    runs: ({ data, value }) => {
+      // A user's data set: the model is checked against what was loaded, before any stage runs.
+      if (own) checkPresetModels(variants, value);
+      return variants.flatMap(({ label, config }) => presetRuns(config, data, value.classes, label));
+    },
     meta: { config, strategies: strategiesOf(config).map(describeStrategy) },
   });
 }
