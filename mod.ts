@@ -21,6 +21,7 @@ export * from "./dsl/stage.ts";
 export * from "./dsl/codecs.ts";
 export * from "./dsl/strategy.ts";
 export type { LogProbs, ScoreFn } from "./dsl/scores.ts";
+export type { TaskEither } from "fp-ts/TaskEither.js";
 export type { FitInput, Posterior, PosteriorImpl } from "./pipeline/posterior.ts";
 export {
   composeExperiment,
@@ -37,6 +38,7 @@ export {
   source,
   type Step,
   step,
+  type StepFor,
   type StepsOf,
   type StopRule,
 } from "./dsl/compose.ts";

@@ -37,13 +37,18 @@ import { type Stage, stageError } from "./stage.ts";
 
 /** The output a stage will produce from the steps feeding its inputs. */
 export interface Step<O> {
+  /** Tells a step apart from other values. */
   readonly _tag: "Step";
+  /** The stage that produces the step's output. */
   readonly stage: Stage<never, O>;
   /** One step (or a list of steps, for a list input) per input of the stage. */
   readonly inputs: Readonly<Record<string, Step<unknown> | readonly Step<unknown>[]>>;
 }
 
-/** The step that may feed an input of type `T`: a step of `T`, or for a list, a list of steps of its items. */
+/**
+ * The step that may feed an input of type `T`: a step of `T`, or for a
+ * list, a list of steps of its items.
+ */
 export type StepFor<T> = [T] extends [readonly (infer E)[]] ? Step<T> | readonly Step<E>[] : Step<T>;
 
 /** For each input of a stage taking `I`, the step feeding it (optional inputs stay optional). */
@@ -127,8 +132,11 @@ export type Round<S> = (state: S, at: RoundAt) => RoundOutcome<S>;
 
 /** What a stop predicate sees after a round's evaluation. */
 export interface RoundView {
+  /** The round just evaluated (0 for the first). */
   readonly round: number;
+  /** Size of the labelled set it trained on. */
   readonly labelled: number;
+  /** Its test metrics. */
   readonly metrics: Metrics;
 }
 
@@ -142,12 +150,17 @@ export interface StopRule {
 
 /** One run: a start state and the round repeated on it. */
 export interface Run {
+  /** Tells a run apart from other values. */
   readonly _tag: "Run";
   /** Shown in progress and records: the strategy (or curve) name, its seed, the grid point. */
   readonly label: { readonly curve: string; readonly seed: number; readonly variant?: string };
+  /** The state of round 0 (its steps). */
   readonly start: unknown;
+  /** Builds each round's steps from the state the previous round left. */
   readonly round: Round<unknown>;
+  /** The most rounds after the first. */
   readonly rounds: number;
+  /** When the run ends early. */
   readonly stop: StopRule;
 }
 
@@ -200,10 +213,13 @@ export interface Scale {
 
 /** An experiment: a load step and the runs built on what it loaded. */
 export interface Experiment<D = unknown> {
+  /** Tells an experiment apart from other values (and from preset records). */
   readonly _tag: "Experiment";
   /** Names the results folder (`results/<name>`). */
   readonly name: string;
+  /** One paragraph for the results' summary. */
   readonly description?: string;
+  /** The load step: what every run is built on, the root of every key. */
   readonly load: Step<D>;
   /**
    * Builds the runs once the data are loaded (their size and classes shape

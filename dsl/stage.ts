@@ -25,9 +25,13 @@ export type AnyStageKind = StageKind | (string & Record<never, never>);
 
 /** What went wrong in a stage, as a value. */
 export interface StageError {
+  /** Tells a stage error apart from other errors. */
   readonly _tag: "StageError";
+  /** Name of the failing stage. */
   readonly stage: string;
+  /** What went wrong, in sentence case. */
   readonly message: string;
+  /** The underlying exception, if any. */
   readonly cause?: unknown;
 }
 
@@ -65,9 +69,14 @@ export interface DataAccess {
 
 /** A cache entry as a stage's codec sees it: a JSON payload and named typed arrays. */
 export interface StoredValue {
+  /** Plain JSON (no NaN, no typed arrays). */
   readonly json: unknown;
+  /** Named typed arrays with their shapes. */
   readonly arrays?: Readonly<
-    Record<string, { readonly data: Float32Array | Int32Array | Uint8Array | Float64Array; readonly shape: readonly number[] }>
+    Record<
+      string,
+      { readonly data: Float32Array | Int32Array | Uint8Array | Float64Array; readonly shape: readonly number[] }
+    >
   >;
 }
 
@@ -77,6 +86,7 @@ export interface StoredValue {
  * handled as a step of `unknown` by the interpreter.)
  */
 export interface StageCodec<I, O> {
+  /** Turns an output into a cache entry (JSON and typed arrays). */
   encode(out: O): Promise<StoredValue> | StoredValue;
   /** Rebuilds the output; `input` computes the stage's input, only when the output needs it (e.g. a net to wrap). */
   decode(entry: Required<StoredValue>, input: () => Promise<I>): O | Promise<O>;
@@ -84,14 +94,17 @@ export interface StageCodec<I, O> {
 
 /** A typed pipeline stage from `I` to `O`. */
 export interface Stage<I, O> {
+  /** Its role: a kind of the vocabulary ("score", "retrain", ...) or your own ("filter"). */
   readonly kind: AnyStageKind;
   /** Unique name, e.g. "score/bald". */
   readonly name: string;
+  /** Bump by hand when the stage's maths changes (its code is hashed too). */
   readonly version: number;
   /** JSON-serialisable parameters: part of the stage's identity. */
   readonly params: Readonly<Record<string, unknown>>;
   /** Source text of user-supplied code the stage runs; its hash joins the cache key. */
   readonly code?: string;
+  /** Computes the output; errors are values (a Left), never thrown. */
   readonly run: (input: I, ctx: StageContext) => TE.TaskEither<StageError, O>;
   /** How its output is cached; without one the stage runs every time it is needed. */
   readonly codec?: StageCodec<I, O>;
