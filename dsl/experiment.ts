@@ -446,7 +446,9 @@ export function expandGrid(config: ExperimentConfig): E.Either<string[], Variant
   const encoded = ExperimentConfig.encode(base as ExperimentConfig);
   const problems: string[] = [];
   for (const [path, values] of grid) {
-    if (path === "grid" || path.startsWith("grid.") || path === "name" || path.startsWith("full")) {
+    // One load step per experiment: the data set cannot vary either.
+    const fixed = ["grid", "name", "dataset"].some((f) => path === f || path.startsWith(`${f}.`));
+    if (fixed || path.startsWith("full")) {
       problems.push(`grid.${path}: this field cannot vary in a grid`);
     } else if (!getPath(encoded, path.split(".")).found) {
       problems.push(`grid.${path}: no such field in the experiment (a grid path must name an existing field)`);

@@ -10,7 +10,7 @@ import { encode as encodePng } from "fast-png";
 import { zipSync } from "fflate";
 import { assert, assertEquals, assertRejects } from "./asserts.ts";
 import { type CliFlags, type CliResult, runExperimentCommand } from "../pipeline/cli.ts";
-import { decodeExperiment } from "../dsl/experiment.ts";
+import { decodeExperiment, expandGrid } from "../dsl/experiment.ts";
 import { imageFolder, npyImages, npzImages, presetImages } from "../pipeline/packs/image_sources.ts";
 import { ConfigError, loadRunnable } from "../pipeline/experiment_file.ts";
 import { readRounds } from "../pipeline/results.ts";
@@ -217,6 +217,13 @@ Deno.test("the dataset field takes a built-in name, { folder } or { npz }, stric
   const choices = "expected mnist, fashion-mnist, cifar10, { folder: path } or { npz: path }";
   assertEquals(problems("mnits"), [`dataset: ${choices}, got "mnits"`]);
   assertEquals(problems({ path: "x" }), [`dataset: ${choices}, got an object with path`]);
+  // One load step per experiment: a grid cannot vary the data set.
+  const grid = decodeExperiment({ ...base, dataset: { folder: "a" }, grid: { "dataset.testFraction": [0.1, 0.2] } });
+  assert(E.isRight(grid));
+  const expanded = expandGrid(grid.right);
+  assertEquals(E.isLeft(expanded) ? expanded.left : [], [
+    "grid.dataset.testFraction: this field cannot vary in a grid",
+  ]);
 });
 
 Deno.test("a YAML preset with a misspelt dataset field fails before any work, with its line", async () => {
