@@ -25,8 +25,10 @@ import {
   step,
   type StepsOf,
 } from "../../dsl/compose.ts";
-import { type ExperimentConfig, type ImageDatasetName, strategiesOf, type TrainConfig } from "../../dsl/experiment.ts";
-import type { NetSpec } from "../../dsl/model.ts";
+import { type ExperimentConfig, type ImageDatasetName, strategiesOf, TrainConfig } from "../../dsl/experiment.ts";
+import { checkModelOutput, checkModelShapes, NetSpec, type NetSpecInput } from "../../dsl/model.ts";
+import { formatDecodeErrors } from "../../dsl/codecs.ts";
+import type * as t from "io-ts";
 import { type Stage, stageError, type StoredValue } from "../../dsl/stage.ts";
 import type { Entry } from "../cache/mod.ts";
 import type {
@@ -152,8 +154,8 @@ export function warmStartStage(perClass: number, seed: number): Stage<{ readonly
  * @returns the stage
  */
 export function retrainStage(
-  spec: NetSpec,
-  train: TrainConfig,
+  spec: NetSpecInput,
+  train: t.OutputOf<typeof TrainConfig>,
   initSeed: number,
   trainSeed: number,
 ): Stage<
@@ -165,7 +167,8 @@ export function retrainStage(
   },
   TrainedNet
 > {
-  const inner = base.retrain(spec, train, initSeed, trainSeed);
+  const { spec: decodedSpec, train: decodedTrain } = decodeModel(spec, train, "retrainStage");
+  const inner = base.retrain(decodedSpec, decodedTrain, initSeed, trainSeed);
   return {
     ...identityOf(inner),
     modules,
@@ -190,7 +193,7 @@ export function retrainStage(
       decode: (entry) => {
         const json = entry.json as { imagesPerSecond: number; loss: number | null };
         return {
-          net: netFromArrays(spec, entry.arrays),
+          net: netFromArrays(decodedSpec, entry.arrays),
           imagesPerSecond: json.imagesPerSecond,
           loss: json.loss ?? NaN,
         };
@@ -418,7 +421,30 @@ export interface ModelPack<T> {
  * @param train the training settings
  * @returns the pack
  */
-export function netSpecModel(spec: NetSpec, train: TrainConfig): ModelPack<TrainedNet> {
+export function netSpecModel(spec: NetSpecInput, train: t.OutputOf<typeof TrainConfig>): ModelPack<TrainedNet> {
+  const decoded = decodeModel(spec, train, "netSpecModel");
+  return netSpecPack(decoded.spec, decoded.train);
+}
+
+/** Values from TypeScript pass the same codecs and checks as YAML; a bad one throws, naming every problem. */
+function decodeModel(
+  spec: NetSpecInput,
+  train: t.OutputOf<typeof TrainConfig>,
+  where: string,
+): { spec: NetSpec; train: TrainConfig } {
+  const problems: string[] = [];
+  const decodedSpec = NetSpec.decode(spec);
+  const decodedTrain = TrainConfig.decode(train);
+  if (E.isLeft(decodedSpec)) problems.push(...formatDecodeErrors(decodedSpec.left).map((p) => `model.${p}`));
+  else problems.push(...checkModelShapes(decodedSpec.right), ...checkModelOutput(decodedSpec.right));
+  if (E.isLeft(decodedTrain)) problems.push(...formatDecodeErrors(decodedTrain.left).map((p) => `train.${p}`));
+  if (E.isLeft(decodedSpec) || E.isLeft(decodedTrain) || problems.length > 0) {
+    throw new TypeError(`${where}: invalid model or training settings:\n  ${problems.join("\n  ")}`);
+  }
+  return { spec: decodedSpec.right, train: decodedTrain.right };
+}
+
+function netSpecPack(spec: NetSpec, train: TrainConfig): ModelPack<TrainedNet> {
   return {
     retrain: ({ init, train: seed }) => retrainStage(spec, train, init, seed),
     posterior: (def, seed) => posteriorStage(def, seed),
@@ -602,7 +628,7 @@ export function presetRuns(config: ExperimentConfig, data: Step<ImageData>, clas
         start: warmStartState(data, config.initialPerClass, classes, seed),
         round: imageRound({
           data,
-          model: netSpecModel(config.model, config.train),
+          model: netSpecPack(config.model, config.train),
           strategy,
           seed,
           classes,
