@@ -54,8 +54,11 @@ import type { ImageData, LabelledSet, ModelPack, RetrainInput } from "./images.t
 
 /** A trained layers model and how its training went. */
 export interface TrainedLayers {
+  /** The trained model (owned by the round: the retrain stage's `release` disposes it). */
   readonly model: tfl.LayersModel;
+  /** Training speed over the whole training run. */
   readonly imagesPerSecond: number;
+  /** Mean loss of the last epoch. */
   readonly loss: number;
 }
 
