@@ -145,17 +145,27 @@ for (const target of await targets()) {
       `${c.acquiredMatches}/${c.acquiredCompared} identical acquisitions (${c.seconds.toFixed(0)} s)`,
   );
 }
+// Earlier checks of results not rerun this time are kept, so partial runs add up.
+try {
+  const earlier = JSON.parse(await Deno.readTextFile("results/reproduction.json")) as (Check & { date?: string })[];
+  for (const c of earlier) if (!checks.some((n) => n.result === c.result)) checks.push(c);
+  checks.sort((a, b) => a.result.localeCompare(b.result));
+} catch {
+  // no earlier checks
+}
 const lines = [
   "# Reproduction of the committed results",
   "",
-  `\`deno run -A bench/reproduce.ts --rounds ${rounds}${only ? ` --only ${only.join(",")}` : ""}\`, ` +
-  `${new Date().toISOString().slice(0, 10)}: each result's experiment rerun with the current code for its first ` +
-  `${rounds + 1} evaluation(s) and first seed; every round compared with the committed \`rounds.jsonl\`.`,
+  "`deno run -A bench/reproduce.ts --rounds N [--only a,b]`: each result's experiment rerun with the current code " +
+  "for its first N + 1 evaluations and its first seed; every round compared with the committed `rounds.jsonl`. " +
+  "Rows from earlier invocations are kept.",
   "",
-  "| result | rounds compared | identical accuracy and NLL | acquisitions compared | identical acquisitions | time |",
-  "| --- | ---: | ---: | ---: | ---: | ---: |",
+  "| result | rounds rerun | rounds compared | identical accuracy and NLL | acquisitions compared | identical acquisitions | time |",
+  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   ...checks.map((c) =>
-    `| ${c.result} | ${c.compared} | ${c.accuracyMatches} | ${c.acquiredCompared} | ${c.acquiredMatches} | ${
+    `| ${c.result} | ${
+      c.rounds + 1
+    } | ${c.compared} | ${c.accuracyMatches} | ${c.acquiredCompared} | ${c.acquiredMatches} | ${
       c.seconds.toFixed(0)
     } s |`
   ),
