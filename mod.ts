@@ -75,3 +75,10 @@ export {
   npzImages,
   type NpzSourceOptions,
 } from "./pipeline/packs/image_sources.ts";
+export {
+  imageShape,
+  layersModel,
+  type LayersModelPack,
+  type LayersTrainOptions,
+  type TrainedLayers,
+} from "./pipeline/packs/layers_model.ts";

@@ -18,15 +18,17 @@ import {
   builtinImages,
   composeExperiment,
   imageRound,
+  imageShape,
+  layersModel,
   loop,
   mcDropout,
   random,
   source,
   strategy,
   topK,
+  type TrainedLayers,
   warmStartState,
 } from "../mod.ts";
-import { imageShape, layersModel, type TrainedLayers } from "../pipeline/packs/layers_model.ts";
 
 /** The model: two conv blocks, dropout before and after the hidden dense layer, a softmax over the 10 digits. */
 function cnn(): tf.LayersModel {
