@@ -28,6 +28,7 @@ import {
   warmStartState,
 } from "../mod.ts";
 
+// #region near-duplicates
 /**
  * Drops candidates within `eps` (Euclidean, on the posterior's embeddings) of a labelled item.
  *
@@ -76,6 +77,7 @@ export function dropNearLabelled(eps: number) {
     },
   });
 }
+// #endregion near-duplicates
 
 const train = { epochs: 50, batchSize: 32, learningRate: 1e-3, weightDecay: 1e-4, init: "scratch" } as const;
 const posterior = mcDropout({ samples: 20 });

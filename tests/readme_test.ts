@@ -31,3 +31,17 @@ Deno.test("the README's experiment example decodes, with its grid and stop condi
     await Deno.remove(path);
   }
 });
+
+Deno.test("every example region the README shows is the example file's, verbatim", async () => {
+  const regions = [
+    ["examples/compose-mnist.ts", "composed"],
+    ["examples/near-duplicates.ts", "near-duplicates"],
+    ["examples/own-model.ts", "own-model"],
+  ] as const;
+  for (const [path, name] of regions) {
+    const file = await Deno.readTextFile(path);
+    const region = file.split(`// #region ${name}\n`)[1]?.split(`// #endregion ${name}`)[0];
+    assert(region !== undefined && region.length > 0, `${path}: region ${name} missing`);
+    assert(blocks.includes(region), `README and ${path} (region ${name}) differ: copy the region into the README`);
+  }
+});
