@@ -30,6 +30,16 @@ import {
   NetSpec,
 } from "./model.ts";
 import { mcDropout, scoresByName, type Strategy, strategy, StrategyCodec, topK } from "./strategy.ts";
+import {
+  checkTextRecord,
+  isTextDataset,
+  isTextEncoder,
+  TableDatasetConfig,
+  type TextDatasetConfig,
+  TextDatasetName,
+  type TextEncoderInput,
+  TextEncoderSpec,
+} from "./text.ts";
 
 /** Acquisition functions known by name. */
 export const AcquisitionName = t.keyof({
@@ -90,8 +100,11 @@ export interface NpzDataset {
   readonly classes?: number;
 }
 
-/** A data set an experiment runs on: a built-in one by name, or the user's own folder or `.npz` archive. */
-export type DatasetConfig = ImageDatasetName | FolderDataset | NpzDataset;
+/**
+ * A data set an experiment runs on: a built-in one by name, or the user's own folder or `.npz` archive, or
+ * text (`dsl/text.ts`): `trec`, `trec-fine`, `reuters` or a user's table `{ table: path.csv, ... }`.
+ */
+export type DatasetConfig = ImageDatasetName | FolderDataset | NpzDataset | TextDatasetConfig;
 
 const FolderDatasetCodec = strictFields(t.intersection([
   t.type({ folder: PathString }),
@@ -110,23 +123,30 @@ const NpzDatasetCodec = strictFields(t.intersection([
   }),
 ]));
 
-const datasetChoices = `${Object.keys(ImageDatasetName.keys).join(", ")}, { folder: path } or { npz: path }`;
+const datasetChoices = `${
+  [...Object.keys(ImageDatasetName.keys), ...Object.keys(TextDatasetName.keys)].join(", ")
+}, { folder: path }, { npz: path } or { table: path }`;
 
 /** The `dataset` field: a built-in name, `{ folder, testFraction? }` or `{ npz, x?, y?, ... }`, strictly. */
 const DatasetCodec = new t.Type<DatasetConfig, DatasetConfig, unknown>(
   "Dataset",
-  (u): u is DatasetConfig => ImageDatasetName.is(u) || FolderDatasetCodec.is(u) || NpzDatasetCodec.is(u),
+  (u): u is DatasetConfig =>
+    ImageDatasetName.is(u) || FolderDatasetCodec.is(u) || NpzDatasetCodec.is(u) || TextDatasetName.is(u) ||
+    TableDatasetConfig.is(u),
   (u, c) => {
     if (typeof u === "string") {
-      return ImageDatasetName.is(u)
+      return ImageDatasetName.is(u) || TextDatasetName.is(u)
         ? t.success(u)
         : t.failure(u, c, `expected ${datasetChoices}, got ${JSON.stringify(u)}`);
     }
     if (typeof u === "object" && u !== null && !Array.isArray(u)) {
       const has = (k: string) => Object.hasOwn(u, k);
-      if (has("folder") && has("npz")) return t.failure(u, c, "expected either folder or npz, not both");
+      if (["folder", "npz", "table"].filter(has).length > 1) {
+        return t.failure(u, c, "expected one of folder, npz or table, not several");
+      }
       if (has("folder")) return FolderDatasetCodec.validate(u, c);
       if (has("npz")) return NpzDatasetCodec.validate(u, c);
+      if (has("table")) return TableDatasetConfig.validate(u, c);
       const fields = Object.keys(u);
       return t.failure(
         u,
@@ -152,7 +172,13 @@ const DatasetCodec = new t.Type<DatasetConfig, DatasetConfig, unknown>(
  * ```
  */
 export function datasetLabel(dataset: DatasetConfig): string {
-  return typeof dataset === "string" ? dataset : "folder" in dataset ? dataset.folder : dataset.npz;
+  return typeof dataset === "string"
+    ? dataset
+    : "folder" in dataset
+    ? dataset.folder
+    : "npz" in dataset
+    ? dataset.npz
+    : dataset.table;
 }
 
 /** What a model must fit in each built-in image data set: its classes and image shape [H, W, C]. */
@@ -222,12 +248,15 @@ const presetShape = strictFields(
 
 /**
  * A model: a full spec, or one of the hybrid presets of Zeng, Lesnikowski &
- * Alvarez by name (`{ preset: BNN-1, classes: 10 }`), which decodes to its spec.
+ * Alvarez by name (`{ preset: BNN-1, classes: 10 }`), which decodes to its
+ * spec, or for text the text encoder (`{ kind: text-encoder, ... }`, see
+ * `dsl/text.ts`).
  */
-export const ModelCodec = new t.Type<NetSpec, NetSpec, unknown>(
+export const ModelCodec = new t.Type<NetSpec | TextEncoderSpec, NetSpec | TextEncoderInput, unknown>(
   "Model",
-  NetSpec.is,
+  (u): u is NetSpec | TextEncoderSpec => NetSpec.is(u) || TextEncoderSpec.is(u),
   (u, c) => {
+    if (isTextEncoder(u)) return TextEncoderSpec.validate(u, c);
     if (typeof u === "object" && u !== null && "preset" in u) {
       const shape = presetShape.validate(u, c);
       if (E.isLeft(shape)) return shape;
@@ -236,21 +265,35 @@ export const ModelCodec = new t.Type<NetSpec, NetSpec, unknown>(
     }
     return NetSpec.validate(u, c);
   },
-  t.identity,
+  (a) => a,
 );
 
 /** The experiment configuration. */
 export const ExperimentConfig = strictFields(t.intersection([
   t.type({
     name: t.string,
-    /** A built-in data set by name, or `{ folder: path }` / `{ npz: path }` (relative to the experiment file). */
+    /**
+     * A built-in data set by name, or `{ folder: path }` / `{ npz: path }` (relative to the experiment file);
+     * text: `trec`, `trec-fine`, `reuters` or `{ table: path, ... }`.
+     */
     dataset: DatasetCodec,
     model: ModelCodec,
-    /** Initial labelled items per class (balanced warm start). */
-    initialPerClass: PositiveInt,
-    ...ScaleFields,
   }),
   t.partial({
+    /** Initial labelled items per class (balanced warm start); required for images. */
+    initialPerClass: PositiveInt,
+  }),
+  t.type({
+    rounds: ScaleFields.rounds,
+    poolSubset: ScaleFields.poolSubset,
+    testSubset: ScaleFields.testSubset,
+    seeds: ScaleFields.seeds,
+  }),
+  t.partial({
+    /** How each round's net is trained; required for images (a text encoder has its own settings). */
+    train: ScaleFields.train,
+    /** Text: random documents labelled before the first round (instead of `initialPerClass`). */
+    initialLabelled: PositiveInt,
     /** Strategies as values (TypeScript) or by part names (YAML). */
     strategies: t.array(StrategyCodec),
     /** Shorthand: these scores, each with MC dropout (`mcSamples`) and top-k (`acquireSize`). */
@@ -266,6 +309,7 @@ export const ExperimentConfig = strictFields(t.intersection([
       ...ScaleFields,
       mcSamples: PositiveInt,
       initialPerClass: PositiveInt,
+      initialLabelled: PositiveInt,
       strategies: t.array(StrategyCodec),
       stop: StopConfig,
       grid: GridConfig,
@@ -311,8 +355,10 @@ function checkConsistency(c: ExperimentConfig): string[] {
     if (c.mcSamples === undefined) problems.push("mcSamples: required with acquisitions (the MC-dropout samples T)");
     if (c.acquireSize === undefined) problems.push("acquireSize: required with acquisitions (items per round)");
   }
+  const text = isTextDataset(c.dataset);
   (c.strategies ?? []).forEach((s, i) => {
-    if (s.acquire.needsConsistentSamples && !s.posterior.consistent) {
+    // (The text pack samples its VOGN head with the same draws for every item: joint samples.)
+    if (!text && s.acquire.needsConsistentSamples && !s.posterior.consistent) {
       problems.push(
         `strategies.${i}.acquire: ${s.acquire.name} needs joint samples, but posterior ${s.posterior.name} draws ` +
           `new weights per chunk (use e.g. { name: mc-dropout, samples: T, consistent: true }, or an ensemble)`,
@@ -334,6 +380,19 @@ function checkConsistency(c: ExperimentConfig): string[] {
     }
   }
   if (c.seeds.length === 0) problems.push("seeds: expected at least one seed");
+  if (isTextDataset(c.dataset)) return [...problems, ...checkTextRecord({ ...c, dataset: c.dataset })];
+  if (isTextEncoder(c.model)) {
+    return [...problems, `model: a text encoder reads text, but ${datasetLabel(c.dataset)} is an image data set`];
+  }
+  if (c.initialPerClass === undefined) {
+    problems.push("initialPerClass: required field is missing (expected an integer >= 1)");
+  }
+  if (c.initialLabelled !== undefined) {
+    problems.push("initialLabelled: a random warm start is for text; image experiments use initialPerClass");
+  }
+  if (c.train === undefined) {
+    problems.push("train: required field is missing (expected epochs, batchSize, learningRate, weightDecay, init)");
+  }
   // The model against its data set (sizes and rates are the codec's): layers that fit, the classes, the images.
   // A user's data set is checked once loaded (the image pack's preset does it before any stage runs).
   const data = typeof c.dataset === "string" ? imageDatasets[c.dataset] : undefined;
@@ -347,11 +406,16 @@ function checkConsistency(c: ExperimentConfig): string[] {
 
 /**
  * Declares an experiment. Type-checks the literal; the runner decodes it again
- * at run time.
+ * at run time. An image experiment's value keeps its net's type (`model` is
+ * a `NetSpec`), a text one's its encoder's.
  *
  * @param config the experiment
  * @returns the same value, typed
  */
+export function experiment(config: ExperimentInput & { readonly model: NetSpec }): ExperimentInput & {
+  readonly model: NetSpec;
+};
+export function experiment(config: ExperimentInput): ExperimentInput;
 export function experiment(config: ExperimentInput): ExperimentInput {
   return config;
 }
@@ -406,6 +470,29 @@ export function strategiesOf(config: ExperimentConfig): Strategy[] {
     })
   );
   return [...(config.strategies ?? []), ...shorthand];
+}
+
+/** What an image experiment has that a text one has not (see {@link imagePartsOf}). */
+export interface ImageParts {
+  readonly model: NetSpec;
+  readonly train: TrainConfig;
+  readonly initialPerClass: number;
+}
+
+/**
+ * The net, training settings and warm start of a decoded image experiment
+ * (`decodeExperiment` requires them on image data sets).
+ *
+ * @param config a decoded experiment on an image data set
+ * @returns its image parts
+ * @throws TypeError for a text experiment (a text encoder, no `train` or no `initialPerClass`)
+ */
+export function imagePartsOf(config: ExperimentConfig): ImageParts {
+  const { model, train, initialPerClass } = config;
+  if (isTextEncoder(model) || train === undefined || initialPerClass === undefined) {
+    throw new TypeError(`${config.name}: not an image experiment (it needs a net, train and initialPerClass)`);
+  }
+  return { model, train, initialPerClass };
 }
 
 /** One point of an experiment's grid. */

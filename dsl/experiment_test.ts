@@ -5,7 +5,7 @@ import { assert, assertEquals } from "../tests/asserts.ts";
 import tiny from "../tests/tiny_mnist.ts";
 import { formatDecodeErrors, strictFields } from "./codecs.ts";
 import { decodeExperiment } from "./experiment.ts";
-import { galCnn } from "./model.ts";
+import { galCnn, type NetSpec } from "./model.ts";
 import {
   badge,
   bald,
@@ -71,7 +71,7 @@ Deno.test("unknown fields are errors at every depth, all listed in one run", () 
     `train.lr: unknown field (${trainFields})`,
   ]);
   // The top level as before, and the fields of layers, Bayesian settings, presets and the other parts.
-  const layers = [...base.model.layers];
+  const layers = [...(base.model as NetSpec).layers];
   layers[0] = { kind: "conv2d", filters: 8, kernel: 3, activation: "relu", padding: "valid", stride: 2 } as never;
   layers[1] = { kind: "maxPool", size: 2, strides: 2 } as never;
   const more = problems({
@@ -116,7 +116,7 @@ Deno.test("unknown fields are errors at every depth, all listed in one run", () 
 });
 
 Deno.test("a bad layer kind is reported once, not once per kind of layer", () => {
-  const layers = [{ kind: "maxpool", size: 2 }, ...base.model.layers];
+  const layers = [{ kind: "maxpool", size: 2 }, ...(base.model as NetSpec).layers];
   assertEquals(problems({ ...tiny, model: { ...base.model, layers } }), [
     'model.layers.0.kind: expected one of conv2d, maxPool, dropout, flatten, dense, got "maxpool"',
   ]);
@@ -206,14 +206,14 @@ Deno.test("built-in parts written in TypeScript are checked by the codec of thei
 });
 
 Deno.test("the model is checked against its data set before any work, each problem with its path", () => {
-  const layers = tiny.model.layers.map((l) => ({ ...l })) as Record<string, unknown>[];
+  const layers = (tiny.model as NetSpec).layers.map((l) => ({ ...l })) as Record<string, unknown>[];
   layers[0] = { ...layers[0], filters: 0 };
   layers[2] = { ...layers[2], rate: 1.5 };
   assertEquals(problems({ ...tiny, model: { ...tiny.model, layers } }), [
     "model.layers.0.filters: expected an integer >= 1, got 0",
     "model.layers.2.rate: expected a number in [0, 1), got 1.5",
   ]);
-  const seven = tiny.model.layers.map((l, i) => (i === 6 ? { ...l, units: 7 } : l));
+  const seven = (tiny.model as NetSpec).layers.map((l, i) => (i === 6 ? { ...l, units: 7 } : l));
   assertEquals(problems({ ...tiny, model: { ...tiny.model, layers: seven } }), [
     "model.layers.6.units: the last layer has 7 units but mnist has 10 classes",
   ]);

@@ -116,7 +116,7 @@ Deno.test("a grid expands to the product of its values, each variant decoded aga
   assert(E.isRight(variants));
   assertEquals(variants.right.length, 6);
   assertEquals(variants.right[1]!.label, "train.epochs=1,mcSamples=8");
-  assertEquals(variants.right[5]!.config.train.epochs, 3);
+  assertEquals(variants.right[5]!.config.train?.epochs, 3);
   assertEquals(variants.right[5]!.config.mcSamples, 8);
   assertEquals(variants.right[5]!.config.grid, undefined);
   assertEquals(strategiesOf(variants.right[5]!.config)[0]!.posterior.samples, 8);

@@ -16,12 +16,10 @@ import { type BackendInfo, parseBackend, selectBackend } from "./backend.ts";
 import type { ChecksumPolicy } from "./data/mod.ts";
 import { interpret, type PlannedStep } from "./interpreter.ts";
 import { WASM_KERNEL_SET_VERSION, wasmGradKernelStatus } from "./kernels/mod.ts";
-import { presetExperiment } from "./packs/images.ts";
+import { presetExperiment } from "./packs/preset.ts";
 import { ConfigError, loadRunnable } from "./experiment_file.ts";
-import type { TextExperimentConfig } from "./text/config.ts";
-import { runTextExperiment } from "./text/experiment.ts";
 import { formatDuration, makeProgress, type Progress } from "./progress.ts";
-import { reportHeader, writeReport } from "./report.ts";
+import { reportHeader, reportOptions, writeReport } from "./report.ts";
 import { type RoundRecord, writeTextAtomic } from "./results.ts";
 import { exitWhenOrphaned } from "./parent_watch.ts";
 import { lockResultsDir, releaseHeldLocksSync } from "./results_lock.ts";
@@ -63,8 +61,6 @@ export interface CliFlags {
   readonly checksums?: ChecksumPolicy;
   /** Changes each experiment before it runs, after the other flags (programmatic only: tests shrink examples). */
   readonly adjust?: (config: ExperimentConfig) => ExperimentConfig;
-  /** The same for text experiments (programmatic only). */
-  readonly adjustText?: (config: TextExperimentConfig) => TextExperimentConfig;
 }
 
 /**
@@ -188,7 +184,6 @@ export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> 
   const runnable = await loadRunnable(flags.file, flags.exportName);
   if (runnable.kind === "experiment") return await runConfig(runnable.config, flags, flags.out);
   if (runnable.kind === "composed") return await runUserComposition(runnable.experiment, flags);
-  if (runnable.kind === "text") return await runText(runnable.config, flags);
   const base = flags.out ?? `results/${runnable.name}`;
   const parts: { name: string; result: CliResult; seconds: number }[] = [];
   for (const [i, config] of runnable.experiments.entries()) {
@@ -210,39 +205,6 @@ export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> 
     executed: sum("executed"),
     hits: sum("hits"),
   };
-}
-
-/** Runs a text experiment (`pipeline/text/`), which writes its own results. */
-async function runText(loaded: TextExperimentConfig, flags: CliFlags): Promise<CliResult> {
-  const config = flags.adjustText ? flags.adjustText(loaded) : loaded;
-  const progress = makeProgress(config.name);
-  const backend = await selectBackend(flags.backend as Parameters<typeof selectBackend>[0]);
-  progress.line(`backend ${backend.name} (requested ${backend.requested}), ${backend.threads} thread(s)`);
-  if (flags.dryRun) throw new Error("--dry-run is not supported for text experiments yet");
-  const store = flags.noCache
-    ? undefined
-    : await openStore(flags.cacheDir, { warn: (m) => progress.line(`WARNING ${m}`) });
-  const outDir = flags.out ?? `results/${config.name}`;
-  // One run per folder: held until this function returns.
-  await using _lock = await lockResultsDir(outDir, { onWarning: (m) => progress.line(`WARNING ${m}`) });
-  const result = await runTextExperiment(config, {
-    ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}),
-    download: flags.download,
-    ...(flags.checksums !== undefined ? { checksums: flags.checksums } : {}),
-    ...(store ? { store } : {}),
-    refresh: new Set(flags.refresh),
-    out: outDir,
-    progress,
-    backend: backend.name,
-    full: flags.full,
-    command: `deno task exp ${
-      [flags.file, ...(flags.exportName ? ["--export", flags.exportName] : []), ...(flags.full ? ["--full"] : [])].join(
-        " ",
-      )
-    }`,
-  });
-  progress.line(`done in ${formatDuration(result.wallSeconds)}; results in ${outDir}/`);
-  return { outDir, records: [], executed: result.stats.executed, hits: result.stats.hits };
 }
 
 const STAGE_ORDER = ["warm-start", "retrain", "fit-posterior", "evaluate", "score", "acquire", "pseudo-label"];
@@ -313,7 +275,8 @@ async function runConfig(loaded: ExperimentConfig, flags: CliFlags, out: string 
   const store = flags.noCache
     ? undefined
     : await openStore(flags.cacheDir, { warn: (m) => progress.line(`WARNING ${m}`) });
-  const command = `deno task exp ${[flags.file, ...(flags.full ? ["--full"] : [])].join(" ")}`;
+  const exported = flags.exportName ? ["--export", flags.exportName] : [];
+  const command = `deno task exp ${[flags.file, ...exported, ...(flags.full ? ["--full"] : [])].join(" ")}`;
   // A preset's own data (`dataset: { folder: ... }`) is found relative to the experiment file.
   const exp = presetExperiment(config, { baseDir: dirname(flags.file) });
   return await runComposed(exp, flags, out, { progress, backend, store, started, t0, command });
@@ -427,7 +390,7 @@ async function runComposed<D>(
     ...(exp.meta ?? {}),
   };
   await writeTextAtomic(`${outDir}/meta.json`, JSON.stringify(meta, null, 2) + "\n");
-  await writeReport(outDir, reportHeader(meta as Parameters<typeof reportHeader>[0], exp.name));
+  await writeReport(outDir, reportHeader(meta as Parameters<typeof reportHeader>[0], exp.name), reportOptions(meta));
   progress.line(`done in ${formatDuration(wallSeconds)}; results in ${outDir}/`);
   if (tf.memory().numTensors > 0) progress.line(`  (${tf.memory().numTensors} tensors still allocated)`);
   const ran = Object.entries(stats.executed).map(([k, n]) => `${k} ${n}`).join(", ") || "none";

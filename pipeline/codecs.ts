@@ -1,12 +1,19 @@
 /**
- * Cache codecs shared by the image and text loops: how stage outputs that are
+ * Cache codecs shared by the image and text packs: how stage outputs that are
  * index lists, splits, scores and JSON values become cache entries.
  *
  * @module
  */
 import type { PseudoLabels } from "../dsl/strategy.ts";
-import type { Codec } from "./runner.ts";
+import type { Entry, EntryInput } from "./cache/mod.ts";
 import type { Scored } from "./stages.ts";
+
+/** How a stage's output is stored in and restored from the cache (a stage's `codec`). */
+export interface Codec<I, O> {
+  readonly encode: (out: O) => Promise<EntryInput> | EntryInput;
+  /** Rebuilds the output; gets the stage's input, e.g. to reattach a net. */
+  readonly decode: (entry: Entry, input: () => I) => O;
+}
 
 /**
  * A float32 array of a cache entry, or an error naming it.

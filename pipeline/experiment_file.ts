@@ -8,13 +8,11 @@ import { type Experiment, isExperiment } from "../dsl/compose.ts";
 import * as E from "fp-ts/Either.js";
 import { type Document, parseDocument } from "yaml";
 import { decodeExperiment, expandGrid, type ExperimentConfig } from "../dsl/experiment.ts";
-import { decodeTextExperiment, isTextExperiment, type TextExperimentConfig } from "./text/config.ts";
 
 /** What an experiment file holds: one experiment, or a suite of them run in order over one cache. */
 export type Runnable =
   | { readonly kind: "composed"; readonly experiment: Experiment }
   | { readonly kind: "experiment"; readonly config: ExperimentConfig }
-  | { readonly kind: "text"; readonly config: TextExperimentConfig }
   | {
     readonly kind: "suite";
     readonly name: string;
@@ -90,7 +88,7 @@ function importProblem(e: unknown, url: string): string {
  */
 export async function loadExperimentFile(file: string): Promise<ExperimentConfig> {
   const r = await loadRunnable(file);
-  if (r.kind !== "experiment") throw new ConfigError(file, [`expected one image experiment, found a ${r.kind}`]);
+  if (r.kind !== "experiment") throw new ConfigError(file, [`expected one experiment, found a ${r.kind}`]);
   return r.config;
 }
 
@@ -155,16 +153,6 @@ export async function loadRunnable(file: string, exportName = "default"): Promis
     throw new ConfigError(file, ["unknown file type (expected .ts, .js, .yaml or .yml)"]);
   }
   if (isExperiment(value)) return { kind: "composed", experiment: value };
-  if (isTextExperiment(value)) {
-    const text = decodeTextExperiment(value);
-    if (E.isLeft(text)) {
-      throw new ConfigError(
-        file,
-        yamlDoc && yamlText !== undefined ? withLines(text.left, yamlDoc, yamlText) : text.left,
-      );
-    }
-    return { kind: "text", config: text.right };
-  }
   if (isSuite(value)) {
     const problems: string[] = [];
     if (typeof value.name !== "string" || !/^[A-Za-z0-9._-]+$/.test(value.name)) {

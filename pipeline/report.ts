@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { learningCurveSvg, readRounds, summaryMarkdown, writeTextAtomic } from "./results.ts";
+import { learningCurveSvg, readRounds, type ReportOptions, summaryMarkdown, writeTextAtomic } from "./results.ts";
 import { formatDuration } from "./progress.ts";
 
 /**
@@ -17,7 +17,8 @@ import { formatDuration } from "./progress.ts";
 export function reportHeader(meta: Record<string, unknown> | undefined, name: string): string[] {
   if (!meta) return [`# ${name}`];
   const config = (meta.config ?? {}) as Record<string, unknown>;
-  const train = (config.train ?? {}) as Record<string, unknown>;
+  // A text encoder has its own epochs (no train).
+  const train = (config.train ?? config.model ?? {}) as Record<string, unknown>;
   return [
     `# ${name}`,
     "",
@@ -35,16 +36,28 @@ export function reportHeader(meta: Record<string, unknown> | undefined, name: st
 }
 
 /**
+ * How a report names the labelled items, from an experiment's `meta.json`:
+ * documents for text (`modality: "text"`), images otherwise.
+ *
+ * @param meta the parsed meta.json (or undefined)
+ * @returns the report options
+ */
+export function reportOptions(meta: Record<string, unknown> | undefined): ReportOptions {
+  return meta?.modality === "text" ? { items: "documents" } : {};
+}
+
+/**
  * Regenerates `summary.md` and `learning-curve.svg` from `rounds.jsonl`.
  *
  * @param outDir the experiment's results folder
  * @param header lines put above the summary table
+ * @param opts what the labelled items are called (see {@link reportOptions})
  */
-export async function writeReport(outDir: string, header: readonly string[]): Promise<void> {
+export async function writeReport(outDir: string, header: readonly string[], opts: ReportOptions = {}): Promise<void> {
   const records = await readRounds(`${outDir}/rounds.jsonl`);
-  await writeTextAtomic(`${outDir}/summary.md`, summaryMarkdown(records, header));
+  await writeTextAtomic(`${outDir}/summary.md`, summaryMarkdown(records, header, opts));
   const name = records[0]?.experiment ?? outDir;
-  await writeTextAtomic(`${outDir}/learning-curve.svg`, learningCurveSvg(records, name));
+  await writeTextAtomic(`${outDir}/learning-curve.svg`, learningCurveSvg(records, name, opts));
 }
 
 if (import.meta.main) {
@@ -60,7 +73,7 @@ if (import.meta.main) {
     meta = undefined;
   }
   try {
-    await writeReport(dir, reportHeader(meta, String(meta?.experiment ?? dir)));
+    await writeReport(dir, reportHeader(meta, String(meta?.experiment ?? dir)), reportOptions(meta));
     console.error(`report: wrote ${dir}/summary.md and ${dir}/learning-curve.svg`);
   } catch (e) {
     console.error(`report: ${(e as Error).message}`);

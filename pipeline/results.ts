@@ -115,16 +115,80 @@ function labelsToReach(curve: Curve, target: number): string {
   return reached.length < curve.bySeed.size ? `${value} (${reached.length} of ${curve.bySeed.size} seeds)` : value;
 }
 
+/** How a report names what was labelled. */
+export interface ReportOptions {
+  /** The labelled items: "images" (default) or "documents". */
+  readonly items?: string;
+}
+
+/** A number as a table cell: values all in [0, 1] in percent, integers as such, others with 3 decimals. */
+function metricCell(xs: readonly number[], percent: boolean): string {
+  if (xs.length === 0) return "";
+  const [m, s] = meanStd(xs);
+  const f = (v: number) =>
+    percent ? (100 * v).toFixed(1) : xs.every(Number.isInteger) && Number.isInteger(v) ? String(v) : v.toFixed(3);
+  return xs.length > 1 ? `${f(m)} ± ${f(s)}` : f(m);
+}
+
+/**
+ * A table of every other metric of the rounds (the `metrics` map, and the
+ * NLL where it is finite): one row per strategy and labelled count, mean ±
+ * std over seeds; metrics that are fractions are in percent.
+ */
+function metricsTable(records: readonly RoundRecord[], items: string): string[] {
+  const names: string[] = [];
+  for (const r of records) for (const k of Object.keys(r.metrics ?? {})) if (!names.includes(k)) names.push(k);
+  if (names.length === 0) return [];
+  const values = (r: RoundRecord, k: string) => (k === "nll" ? r.nll : r.metrics?.[k]);
+  if (records.some((r) => Number.isFinite(r.nll))) names.push("nll");
+  const percent = new Map(
+    names.map((k) => [k, records.every((r) => !((values(r, k) ?? 0) < 0 || (values(r, k) ?? 0) > 1))]),
+  );
+  percent.set("nll", false);
+  const rows: string[] = [];
+  for (const c of curves(records)) {
+    const byLabelled = new Map<number, RoundRecord[]>();
+    for (const rs of c.bySeed.values()) {
+      for (const r of rs) byLabelled.set(r.labelled, [...(byLabelled.get(r.labelled) ?? []), r]);
+    }
+    for (const n of [...byLabelled.keys()].sort((a, b) => a - b)) {
+      const rs = byLabelled.get(n) ?? [];
+      const cells = names.map((k) =>
+        metricCell(
+          rs.map((r) => values(r, k)).filter((v): v is number => typeof v === "number" && Number.isFinite(v)),
+          percent.get(k) ?? false,
+        )
+      );
+      rows.push(`| ${c.acquisition} | ${n} | ${cells.join(" | ")} | ${rs.length} |`);
+    }
+  }
+  return [
+    `Every metric by strategy and number of labelled ${items}; mean ± std over seeds (fractions in %).`,
+    "",
+    `| strategy | labelled | ${names.join(" | ")} | seeds |`,
+    `| --- | ---: | ${names.map(() => "---:").join(" | ")} | ---: |`,
+    ...rows,
+    "",
+  ];
+}
+
 /**
  * Markdown summary: test accuracy (mean ± sample std over seeds, in %) per
  * acquisition function at each labelled count, and labels needed to reach 90%
- * and 95% (per seed, then averaged).
+ * and 95% (per seed, then averaged); then, when the rounds have other
+ * metrics (text: top5, recall, F1, ...), a table of every metric.
  *
  * @param records all rounds of an experiment
  * @param header lines put above the table (command, backend, ...)
+ * @param opts what the labelled items are called
  * @returns markdown text
  */
-export function summaryMarkdown(records: readonly RoundRecord[], header: readonly string[]): string {
+export function summaryMarkdown(
+  records: readonly RoundRecord[],
+  header: readonly string[],
+  opts: ReportOptions = {},
+): string {
+  const items = opts.items ?? "images";
   const cs = curves(records);
   const counts = [...new Set(records.map((r) => r.labelled))].sort((a, b) => a - b);
   const seeds = new Set(records.map((r) => r.seed)).size;
@@ -139,7 +203,7 @@ export function summaryMarkdown(records: readonly RoundRecord[], header: readonl
   const lines = [
     ...header,
     "",
-    `Test accuracy (%) by number of labelled images; mean ± std over ${seeds} seed(s).`,
+    `Test accuracy (%) by number of labelled ${items}; mean ± std over ${seeds} seed(s).`,
     "",
     `| strategy | ${shown.join(" | ")} | labels to 90% | labels to 95% |`,
     `| --- | ${shown.map(() => "---:").join(" | ")} | ---: | ---: |`,
@@ -149,6 +213,7 @@ export function summaryMarkdown(records: readonly RoundRecord[], header: readonl
       } |`
     ),
     "",
+    ...metricsTable(records, items),
   ];
   return lines.join("\n");
 }
@@ -161,9 +226,10 @@ const palette = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02
  *
  * @param records all rounds of an experiment
  * @param title plot title
+ * @param opts what the labelled items are called
  * @returns SVG text
  */
-export function learningCurveSvg(records: readonly RoundRecord[], title: string): string {
+export function learningCurveSvg(records: readonly RoundRecord[], title: string, opts: ReportOptions = {}): string {
   const w = 640, h = 400, left = 60, right = 150, top = 40, bottom = 50;
   const cs = curves(records);
   const xs = records.map((r) => r.labelled);
@@ -178,7 +244,9 @@ export function learningCurveSvg(records: readonly RoundRecord[], title: string)
     `<text x="${w / 2 - right / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(title)}</text>`,
     `<line x1="${left}" y1="${sy(y0)}" x2="${w - right}" y2="${sy(y0)}" stroke="black"/>`,
     `<line x1="${left}" y1="${top}" x2="${left}" y2="${sy(y0)}" stroke="black"/>`,
-    `<text x="${(left + w - right) / 2}" y="${h - 10}" text-anchor="middle">labelled images</text>`,
+    `<text x="${(left + w - right) / 2}" y="${h - 10}" text-anchor="middle">labelled ${
+      escapeXml(opts.items ?? "images")
+    }</text>`,
     `<text transform="translate(15 ${(top + h - bottom) / 2}) rotate(-90)" text-anchor="middle">test accuracy</text>`,
   ];
   for (let i = 0; i <= 5; i++) {

@@ -1,24 +1,29 @@
 /** Every example decodes; the YAML twin of mnist-bald is the same experiment as the TS one. */
 import { assert, assertEquals } from "./asserts.ts";
 import { loadExperimentFile, loadRunnable } from "../pipeline/experiment_file.ts";
-import type { ExperimentConfig } from "../dsl/experiment.ts";
+import { type ExperimentConfig, imagePartsOf } from "../dsl/experiment.ts";
+import { isTextDataset } from "../dsl/text.ts";
 import { withTinyMnist } from "./fixtures.ts";
-import { variantsOf } from "../pipeline/variants.ts";
-import { planExperiment } from "../pipeline/plan.ts";
+import { interpret } from "../pipeline/interpreter.ts";
+import { presetExperiment } from "../pipeline/packs/preset.ts";
+import { makeProgress } from "../pipeline/progress.ts";
 
-/** Every stage key of an experiment's plan, with its stage name. */
-async function planKeys(file: string): Promise<string[]> {
+/**
+ * Every step of an experiment's dry-run plan (the interpreter's walk with
+ * execution off), as "run, stage name, key", on the data in `dataDir`.
+ */
+async function planKeys(file: string, dataDir: string): Promise<string[]> {
   const config = await loadExperimentFile(file);
-  const plans = await planExperiment(variantsOf(config), "0".repeat(64), 10);
-  return plans.flatMap((p) => [
-    `${p.strategy.name} ${p.seed}`,
-    `${p.warmStart.stage.name} ${p.warmStart.key}`,
-    ...p.rounds.flatMap((r) =>
-      [r.retrain, ...r.members, r.posterior, r.evaluate, r.score, r.acquire].flatMap((s) =>
-        s ? [`${s.stage.name} ${s.key}`] : []
-      )
-    ),
-  ]);
+  const planned = await interpret(presetExperiment(config), {
+    progress: makeProgress("plan", () => {}),
+    env: { backend: "plan", kernels: "stock" },
+    refresh: new Set(),
+    execute: false,
+    scale: { full: false },
+    data: { dataDir, download: false, checksums: "skip" },
+  })();
+  if (planned._tag === "Left") throw new Error(planned.left.message);
+  return planned.right.plan.map((p) => `${p.run} | ${p.name} ${p.key}`);
 }
 
 Deno.test("examples/mnist-bald.yaml plans exactly the stages of examples/mnist-bald.ts", async () => {
@@ -29,11 +34,13 @@ Deno.test("examples/mnist-bald.yaml plans exactly the stages of examples/mnist-b
   assertEquals(yamlRest, tsRest);
   assertEquals(yamlStrategies?.map((s) => s.name), tsStrategies?.map((s) => s.name));
   // Same stages with the same cache keys: the same experiment, down to the code of each score.
-  const keys = await planKeys("examples/mnist-bald.ts");
-  // 7 strategies x 3 seeds, each: its name, the warm start, 4 rounds of 5 stages and a last round of 3.
-  assertEquals(keys.length, 7 * 3 * (1 + 1 + 4 * 5 + 3));
-  assertEquals(await planKeys("examples/mnist-bald.yaml"), keys);
-  assert(keys.some((k) => k.startsWith("score/variation-ratios ")));
+  await withTinyMnist(async (dir) => {
+    const keys = await planKeys("examples/mnist-bald.ts", `${dir}/data`);
+    // 7 strategies x 3 seeds, each: the warm start, 4 rounds of 5 stages and a last round of 3.
+    assertEquals(keys.length, 7 * 3 * (1 + 4 * 5 + 3));
+    assertEquals(await planKeys("examples/mnist-bald.yaml", `${dir}/data`), keys);
+    assert(keys.some((k) => k.includes("| score/variation-ratios ")));
+  });
 });
 
 /** Example files, sorted. */
@@ -52,20 +59,21 @@ function tiny(config: ExperimentConfig): ExperimentConfig {
   const { stop: _stop, grid: _grid, ...rest } = config;
   return {
     ...rest,
-    initialPerClass: 1 as ExperimentConfig["initialPerClass"],
+    initialPerClass: 1 as ExperimentConfig["rounds"],
     rounds: 1 as ExperimentConfig["rounds"],
     poolSubset: 30 as ExperimentConfig["poolSubset"],
     testSubset: 20 as ExperimentConfig["testSubset"],
     seeds: [0] as ExperimentConfig["seeds"],
-    train: { ...config.train, epochs: 1 as ExperimentConfig["train"]["epochs"] },
+    train: { ...imagePartsOf(config).train, epochs: 1 as ExperimentConfig["rounds"] },
   };
 }
 
 Deno.test("every example runs end to end at a tiny size, on tiny data in the real formats", async () => {
   await withTinyMnist(async (_dir, run) => {
     for (const file of await exampleFiles()) {
-      // Text examples need tiny Reuters and TREC files: pipeline/text/experiment_test.ts runs them through the CLI.
-      if ((await loadRunnable(file)).kind === "text") continue;
+      // Text examples need tiny Reuters and TREC files: tests/text_test.ts runs them through the CLI.
+      const runnable = await loadRunnable(file);
+      if (runnable.kind === "experiment" && isTextDataset(runnable.config.dataset)) continue;
       // `rounds`: a composed example (own-model.ts) builds its runs itself, honouring the command line's scale only.
       const result = await run(file, file.replace(/\W/g, "_"), { adjust: tiny, rounds: 1 });
       assert(result.records.length > 0, `${file}: no records`);

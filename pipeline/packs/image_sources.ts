@@ -19,7 +19,7 @@
  */
 import { isAbsolute, join } from "node:path";
 import * as TE from "fp-ts/TaskEither.js";
-import { datasetLabel, type FolderDataset, type NpzDataset, type Variant } from "../../dsl/experiment.ts";
+import { datasetLabel, type FolderDataset, imagePartsOf, type NpzDataset, type Variant } from "../../dsl/experiment.ts";
 import { checkModelClasses, checkModelInput, type NetSpec } from "../../dsl/model.ts";
 import { type Stage, stageError } from "../../dsl/stage.ts";
 import { loadImageFolder } from "../data/image_folder.ts";
@@ -245,7 +245,7 @@ export function checkModelForData(model: NetSpec, data: ImageData, label: string
 export function checkPresetModels(variants: readonly Variant[], data: ImageData): void {
   const per = variants.map((v: Variant) => ({
     label: v.label,
-    problems: checkModelForData(v.config.model, data, datasetLabel(v.config.dataset)),
+    problems: checkModelForData(imagePartsOf(v.config).model, data, datasetLabel(v.config.dataset)),
   }));
   const first = JSON.stringify(per[0]?.problems ?? []);
   const problems = per.every((p) => JSON.stringify(p.problems) === first)

@@ -25,23 +25,23 @@ import {
   step,
   type StepsOf,
 } from "../../dsl/compose.ts";
-import { type ExperimentConfig, type ImageDatasetName, strategiesOf, TrainConfig } from "../../dsl/experiment.ts";
+import {
+  datasetLabel,
+  type ExperimentConfig,
+  type ImageDatasetName,
+  imagePartsOf,
+  strategiesOf,
+  TrainConfig,
+} from "../../dsl/experiment.ts";
 import { checkModelOutput, checkModelShapes, NetSpec, type NetSpecInput } from "../../dsl/model.ts";
 import { formatDecodeErrors } from "../../dsl/codecs.ts";
 import type * as t from "io-ts";
 import { type Stage, stageError, type StoredValue } from "../../dsl/stage.ts";
+import { isTextDataset } from "../../dsl/text.ts";
 import type { Entry } from "../cache/mod.ts";
-import type {
-  AcquireDef,
-  AcquireNeed,
-  PosteriorDef,
-  PseudoLabelDef,
-  PseudoLabels,
-  ScoreDef,
-  Strategy,
-} from "../../dsl/strategy.ts";
+import type { AcquireNeed, PosteriorDef, PseudoLabels, ScoreDef, Strategy } from "../../dsl/strategy.ts";
 import { describeStrategy } from "../../dsl/strategy.ts";
-import { indicesCodec, jsonCodec, pseudoCodec, scoredCodec, splitCodec } from "../codecs.ts";
+import { jsonCodec, scoredCodec, splitCodec } from "../codecs.ts";
 import type { ChecksumPolicy } from "../data/mod.ts";
 import { loadImageDataset } from "../datasets.ts";
 import { cloneNet, disposeNet, type Net, netFromArrays, netToArrays, netVariables } from "../net.ts";
@@ -49,6 +49,18 @@ import { type FitInput, type Posterior, posteriorImpl } from "../posterior.ts";
 import { deriveSeed } from "../rng.ts";
 import * as base from "../stages.ts";
 import { variantsOf } from "../variants.ts";
+import {
+  acquireStage,
+  identityOf,
+  type LabelledSet,
+  labelledSetStage,
+  partModules,
+  pseudoLabelStage,
+  type Scored,
+} from "./common.ts";
+
+// The stages every pack shares live in common.ts (the text pack uses them too).
+export { acquireStage, type LabelledSet, labelledSetStage, pseudoLabelStage, type Scored } from "./common.ts";
 import { checkPresetModels, presetImages } from "./image_sources.ts";
 
 /** An image data set split for active learning. */
@@ -61,36 +73,11 @@ export interface ImageData {
   readonly contentHash: string;
 }
 
-/** The labelled items and the pool (train-set indices, ascending). */
-export interface LabelledSet {
-  readonly labelled: readonly number[];
-  readonly pool: readonly number[];
-}
-
 /** A trained net and how its training went. */
 export interface TrainedNet {
   readonly net: Net;
   readonly imagesPerSecond: number;
   readonly loss: number;
-}
-
-/** Scored pool candidates (what acquisition rules pick from). */
-export type Scored = base.Scored;
-
-/** The identity of a tensor stage (its name, version, params, code), without its input-specific parts. */
-function identityOf<I, O>(inner: Stage<I, O>): Pick<Stage<I, O>, "kind" | "name" | "version" | "params" | "code"> {
-  return {
-    kind: inner.kind,
-    name: inner.name,
-    version: inner.version,
-    params: inner.params,
-    ...(inner.code !== undefined ? { code: inner.code } : {}),
-  };
-}
-
-/** The modules implementing a part: a user part's defining module, or the library's part catalogue. */
-function partModules(def: { readonly definedIn?: string }): string[] {
-  return def.definedIn ? [def.definedIn] : [];
 }
 
 const here = import.meta.url;
@@ -193,7 +180,7 @@ export function retrainStage(
       decode: (entry) => {
         const json = entry.json as { imagesPerSecond: number; loss: number | null };
         return {
-          net: netFromArrays(decodedSpec, entry.arrays),
+          net: netFromArrays(spec, entry.arrays),
           imagesPerSecond: json.imagesPerSecond,
           loss: json.loss ?? NaN,
         };
@@ -308,75 +295,6 @@ export function scoreStage(
   };
 }
 
-/**
- * Acquire: the rule picks items from the scored candidates.
- *
- * @param def the rule
- * @param seed seeds rules that draw
- * @returns the stage
- */
-export function acquireStage(def: AcquireDef, seed: number): Stage<{ readonly scored: Scored }, readonly number[]> {
-  const inner = base.acquire(def, seed);
-  return {
-    ...identityOf(inner),
-    modules: [...modules, ...partModules(def)],
-    numeric: false,
-    codec: indicesCodec,
-    run: ({ scored }, ctx) => inner.run(scored, ctx),
-  };
-}
-
-/**
- * Pseudo-label: CEAL-style labels for confident unacquired candidates, for the next round's nets.
- *
- * @param def the part
- * @param round the round whose model scored the candidates
- * @param classes number of classes
- * @returns the stage
- */
-export function pseudoLabelStage(
-  def: PseudoLabelDef,
-  round: number,
-  classes: number,
-): Stage<{ readonly scored: Scored; readonly acquired: readonly number[] }, PseudoLabels> {
-  const inner = base.pseudoLabel(def, round, classes);
-  return {
-    ...identityOf(inner),
-    modules: [...modules, ...partModules(def)],
-    numeric: false,
-    codec: pseudoCodec,
-    run: (input, ctx) => inner.run(input, ctx),
-  };
-}
-
-/**
- * The labelled set of the next round: this one plus the first `take` acquired items.
- *
- * @param take how many acquired items join (a label budget may cut the last batch); all when undefined
- * @returns the stage (bookkeeping: never cached, recomputed from its inputs)
- */
-export function labelledSetStage(
-  take?: number,
-): Stage<{ readonly labelled: LabelledSet; readonly acquired: readonly number[] }, LabelledSet> {
-  const name = "labelled-set";
-  return {
-    kind: "labelled-set",
-    name,
-    version: 1,
-    params: take === undefined ? {} : { take },
-    numeric: false,
-    modules,
-    run: ({ labelled, acquired }) => {
-      const added = take === undefined ? acquired : acquired.slice(0, take);
-      const taken = new Set(added);
-      return TE.right({
-        labelled: [...labelled.labelled, ...added],
-        pool: labelled.pool.filter((i) => !taken.has(i)),
-      });
-    },
-  };
-}
-
 /** What a retrain stage of a model pack reads. */
 export interface RetrainInput<T> {
   readonly data: ImageData;
@@ -421,7 +339,10 @@ export interface ModelPack<T> {
  * @param train the training settings
  * @returns the pack
  */
-export function netSpecModel(spec: NetSpecInput, train: t.OutputOf<typeof TrainConfig>): ModelPack<TrainedNet> {
+export function netSpecModel(
+  spec: NetSpecInput,
+  train: t.OutputOf<typeof TrainConfig>,
+): ModelPack<TrainedNet> {
   const decoded = decodeModel(spec, train, "netSpecModel");
   return netSpecPack(decoded.spec, decoded.train);
 }
@@ -621,14 +542,15 @@ export function imageRound<T>(parts: ImageRoundParts<T>): Round<ImageState<T>> {
  * @returns the runs
  */
 export function presetRuns(config: ExperimentConfig, data: Step<ImageData>, classes: number, variant = ""): Run[] {
+  const parts = imagePartsOf(config);
   return strategiesOf(config).flatMap((strategy) =>
     config.seeds.map((seed) =>
       loop({
         label: { curve: strategy.name, seed, ...(variant ? { variant } : {}) },
-        start: warmStartState(data, config.initialPerClass, classes, seed),
+        start: warmStartState(data, parts.initialPerClass, classes, seed),
         round: imageRound({
           data,
-          model: netSpecPack(config.model, config.train),
+          model: netSpecPack(parts.model, parts.train),
           strategy,
           seed,
           classes,
@@ -658,8 +580,14 @@ export function presetExperiment(
   config: ExperimentConfig,
   opts: { readonly baseDir?: string } = {},
 ): Experiment<ImageData> {
+  const dataset = config.dataset;
+  if (isTextDataset(dataset)) {
+    throw new TypeError(
+      `${config.name}: ${datasetLabel(dataset)} is text (presetExperiment of packs/preset.ts runs it)`,
+    );
+  }
   const variants = variantsOf(config);
-  const own = typeof config.dataset === "string" ? undefined : config.dataset;
+  const own = typeof dataset === "string" ? undefined : dataset;
   return composeExperiment({
     name: config.name,
     ...(config.description !== undefined ? { description: config.description } : {}),

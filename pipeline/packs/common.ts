@@ -1,0 +1,123 @@
+/**
+ * Stages every modality pack shares: they read scored candidates, index
+ * lists and labelled sets, never images or texts. Acquire (the strategy's
+ * rule over the {@link Scored} candidates), pseudo-label (CEAL over their
+ * mean predictive) and the labelled-set bookkeeping of the next round; the
+ * image pack (`images.ts`) and the text pack (`text.ts`) both build their
+ * rounds from them, so a rule behaves the same on every modality.
+ *
+ * @module
+ */
+import * as TE from "fp-ts/TaskEither.js";
+import type { Stage } from "../../dsl/stage.ts";
+import type { AcquireDef, PseudoLabelDef, PseudoLabels } from "../../dsl/strategy.ts";
+import { indicesCodec, pseudoCodec } from "../codecs.ts";
+import * as base from "../stages.ts";
+
+/** The labelled items and the pool (train-set indices; the pool ascending). */
+export interface LabelledSet {
+  readonly labelled: readonly number[];
+  readonly pool: readonly number[];
+}
+
+/** Scored pool candidates (what acquisition rules pick from). */
+export type Scored = base.Scored;
+
+/**
+ * The identity of a tensor stage (its name, version, params, code), without its input-specific parts.
+ *
+ * @param inner the stage whose identity a pack's wrapper keeps
+ * @returns its kind, name, version, params and code
+ */
+export function identityOf<I, O>(
+  inner: Stage<I, O>,
+): Pick<Stage<I, O>, "kind" | "name" | "version" | "params" | "code"> {
+  return {
+    kind: inner.kind,
+    name: inner.name,
+    version: inner.version,
+    params: inner.params,
+    ...(inner.code !== undefined ? { code: inner.code } : {}),
+  };
+}
+
+/**
+ * The modules implementing a part: a user part's defining module, or the library's part catalogue.
+ *
+ * @param def a strategy part
+ * @returns the module URLs to hash into the keys of the stages that run it
+ */
+export function partModules(def: { readonly definedIn?: string }): string[] {
+  return def.definedIn ? [def.definedIn] : [];
+}
+
+const modules = [import.meta.url];
+
+/**
+ * Acquire: the rule picks items from the scored candidates.
+ *
+ * @param def the rule
+ * @param seed seeds rules that draw
+ * @returns the stage
+ */
+export function acquireStage(def: AcquireDef, seed: number): Stage<{ readonly scored: Scored }, readonly number[]> {
+  const inner = base.acquire(def, seed);
+  return {
+    ...identityOf(inner),
+    modules: [...modules, ...partModules(def)],
+    numeric: false,
+    codec: indicesCodec,
+    run: ({ scored }, ctx) => inner.run(scored, ctx),
+  };
+}
+
+/**
+ * Pseudo-label: CEAL-style labels for confident unacquired candidates, for the next round's models.
+ *
+ * @param def the part
+ * @param round the round whose model scored the candidates
+ * @param classes number of classes
+ * @returns the stage
+ */
+export function pseudoLabelStage(
+  def: PseudoLabelDef,
+  round: number,
+  classes: number,
+): Stage<{ readonly scored: Scored; readonly acquired: readonly number[] }, PseudoLabels> {
+  const inner = base.pseudoLabel(def, round, classes);
+  return {
+    ...identityOf(inner),
+    modules: [...modules, ...partModules(def)],
+    numeric: false,
+    codec: pseudoCodec,
+    run: (input, ctx) => inner.run(input, ctx),
+  };
+}
+
+/**
+ * The labelled set of the next round: this one plus the first `take` acquired items.
+ *
+ * @param take how many acquired items join (a label budget may cut the last batch); all when undefined
+ * @returns the stage (bookkeeping: never cached, recomputed from its inputs)
+ */
+export function labelledSetStage(
+  take?: number,
+): Stage<{ readonly labelled: LabelledSet; readonly acquired: readonly number[] }, LabelledSet> {
+  const name = "labelled-set";
+  return {
+    kind: "labelled-set",
+    name,
+    version: 1,
+    params: take === undefined ? {} : { take },
+    numeric: false,
+    modules,
+    run: ({ labelled, acquired }) => {
+      const added = take === undefined ? acquired : acquired.slice(0, take);
+      const taken = new Set(added);
+      return TE.right({
+        labelled: [...labelled.labelled, ...added],
+        pool: labelled.pool.filter((i) => !taken.has(i)),
+      });
+    },
+  };
+}
