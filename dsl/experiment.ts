@@ -141,8 +141,15 @@ const DatasetCodec = new t.Type<DatasetConfig, DatasetConfig, unknown>(
     }
     if (typeof u === "object" && u !== null && !Array.isArray(u)) {
       const has = (k: string) => Object.hasOwn(u, k);
-      if (["folder", "npz", "table"].filter(has).length > 1) {
-        return t.failure(u, c, "expected one of folder, npz or table, not several");
+      const given = ["folder", "npz", "table"].filter(has);
+      if (given.length > 1) {
+        return t.failure(
+          u,
+          c,
+          given.length === 2
+            ? `expected either ${given.join(" or ")}, not both`
+            : "expected one of folder, npz or table",
+        );
       }
       if (has("folder")) return FolderDatasetCodec.validate(u, c);
       if (has("npz")) return NpzDatasetCodec.validate(u, c);

@@ -63,7 +63,7 @@ Deno.test("unknown fields are errors at every depth, all listed in one run", () 
   });
   assertEquals(found.sort(), [
     "full.roundz: unknown field (known fields: rounds, poolSubset, testSubset, seeds, train, mcSamples, " +
-    "initialPerClass, strategies, stop, grid)",
+    "initialPerClass, initialLabelled, strategies, stop, grid)",
     "model.inputshape: unknown field (known fields: inputShape, layers)",
     "stop.labelz: unknown field (known fields: labels, accuracy)",
     "strategies.0.posterior.samples: required field is missing (expected an integer >= 1)",

@@ -64,7 +64,7 @@ Deno.test("bad strategies are reported with their paths", () => {
   });
   const expected = [
     "strategies.0.posterior.samples: required field is missing",
-    'strategies.0.score: unknown score "baldd" (known: bald, max-entropy, variation-ratios, mean-std, least-confidence, margin, random, top-u)',
+    'strategies.0.score: unknown score "baldd" (known: bald, max-entropy, variation-ratios, mean-std, least-confidence, margin, random, multilabel-bald, multilabel-entropy, top-u)',
     "strategies.0.acquire.k: expected an integer >= 1, got 0",
     'strategies.1.posterior.name: unknown posterior "laplace"',
     "strategies.1.scroe: unknown field",

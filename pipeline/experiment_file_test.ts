@@ -65,29 +65,29 @@ Deno.test("unknown fields of a YAML file are reported at every depth with their 
 });
 
 Deno.test("unknown fields of a YAML text experiment are reported with their lines", async () => {
-  const text = `_tag: text-experiment
-name: tiny
-dataset: trec
+  const text = `name: tiny
+dataset: { table: reviews.csv, multilabel: true }
+model: { kind: text-encoder, buckets: 512, maxTokens: 50, dim: 8, dimm: 8, hidden: 8, epochs: 3, batchSize: 8, learningRate: 0.05 }
 initialLabelled: 10
-acquireSize: 5
 rounds: 1
 seeds: [0]
-encoder: { buckets: 512, maxTokens: 50, dim: 8, dimm: 8, hidden: 8, epochs: 3, batchSize: 8, learningRate: 0.05 }
-head:
-  samples: 4
-  priorPrecision: 1
-  epochs: 5
-  sample: 3
 strategies:
-  - { name: random, bayesian: false, score: random }
+  - posterior:
+      name: vogn-head
+      samples: 4
+      sample: 3
+    score: bald
+    acquire: { name: top-k, k: 5 }
 poolSubset: 30
 testSubset: 20
 `;
   assertEquals(await withFile("text.yaml", text, problemsOf), [
-    "line 8: encoder.dimm: unknown field (known fields: buckets, maxTokens, dim, hidden, epochs, batchSize, " +
+    "line 2: dataset.multilabel: unknown field (known fields: table, testPath, multiLabel, textColumn, labelColumn, " +
+    "labelSeparator, testFraction)",
+    "line 3: model.dimm: unknown field (known fields: kind, buckets, maxTokens, dim, hidden, epochs, batchSize, " +
     "learningRate)",
-    "line 13: head.sample: unknown field (known fields: samples, priorPrecision, epochs, learningRate, batchSize, " +
-    "mcSamples, temperature)",
+    "line 11: strategies.0.posterior.sample: unknown field (known fields: name, samples, priorPrecision, temperature, " +
+    "epochs, learningRate, batchSize, mcSamples)",
   ]);
 });
 

@@ -214,7 +214,8 @@ Deno.test("the dataset field takes a built-in name, { folder } or { npz }, stric
     "dataset.testFraction: expected a number in [0, 1), got 1",
   ]);
   assertEquals(problems({ folder: "a", npz: "b.npz" }), ["dataset: expected either folder or npz, not both"]);
-  const choices = "expected mnist, fashion-mnist, cifar10, { folder: path } or { npz: path }";
+  const choices =
+    "expected mnist, fashion-mnist, cifar10, trec, trec-fine, reuters, { folder: path }, { npz: path } or { table: path }";
   assertEquals(problems("mnits"), [`dataset: ${choices}, got "mnits"`]);
   assertEquals(problems({ path: "x" }), [`dataset: ${choices}, got an object with path`]);
   // One load step per experiment: a grid cannot vary the data set.
