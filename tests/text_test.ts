@@ -419,3 +419,16 @@ for (const exportName of ["default", "trec"]) {
     });
   });
 }
+
+Deno.test("examples/text-trec.yaml plans exactly the stages of the trec export of examples/text-multilabel.ts", async () => {
+  await withTinyText(async (_dir, run) => {
+    const plan = async (file: string, exportName?: string) =>
+      (await captured(() => run(file, "plan", { dryRun: true, ...(exportName ? { exportName } : {}) }))).out
+        .split("\n").filter((l) => !l.startsWith("plan of "));
+    const ts = await plan("examples/text-multilabel.ts", "trec");
+    // 5 strategies x 2 seeds: the warm start, 4 rounds of retrain, evaluate, score, acquire (and the VOGN head).
+    assertEquals(ts.filter((l) => l.startsWith("run ")).length, 10);
+    assert(ts.some((l) => l.includes("fit-posterior/vogn-head")));
+    assertEquals(await plan("examples/text-trec.yaml"), ts);
+  });
+});
