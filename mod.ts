@@ -82,3 +82,28 @@ export {
   type LayersTrainOptions,
   type TrainedLayers,
 } from "./pipeline/packs/layers_model.ts";
+export * from "./dsl/text.ts";
+export type { VognHead } from "./pipeline/vogn.ts";
+export {
+  balancedWarmStartStage,
+  builtinText,
+  type EncodedText,
+  type EncoderInput,
+  encoderStage,
+  predictText,
+  presetTextExperiment,
+  randomWarmStartStage,
+  type TextData,
+  textEvaluateStage,
+  type TextPosterior,
+  type TextPosteriorInput,
+  textPosteriorStage,
+  textRound,
+  type TextRoundParts,
+  type TextScoredContext,
+  textScoreStage,
+  type TextSplit,
+  type TextState,
+  textTable,
+  textWarmStartState,
+} from "./pipeline/packs/text.ts";

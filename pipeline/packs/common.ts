@@ -16,7 +16,9 @@ import * as base from "../stages.ts";
 
 /** The labelled items and the pool (train-set indices; the pool ascending). */
 export interface LabelledSet {
+  /** The labelled items, in the order they were labelled. */
   readonly labelled: readonly number[];
+  /** The unlabelled items, ascending. */
   readonly pool: readonly number[];
 }
 

@@ -102,6 +102,7 @@ export { acquireStage, type LabelledSet, labelledSetStage, pseudoLabelStage, typ
 
 /** The documents of one split with their tags. */
 export interface TextSplit {
+  /** The documents. */
   readonly texts: readonly string[];
   /** Multi-hot tags, row-major [N, L] (one-hot for single-label data). */
   readonly tags: Uint8Array;
@@ -115,10 +116,13 @@ export interface TextData {
   readonly name: string;
   /** One sigmoid per label (multi-label scores and metrics) when true; a softmax over classes otherwise. */
   readonly multiLabel: boolean;
+  /** The training split: the pool and the labelled documents. */
   readonly train: TextSplit;
+  /** The test split. */
   readonly test: TextSplit;
   /** L labels or C classes. */
   readonly labels: number;
+  /** The name of each label or class, by index. */
   readonly labelNames: readonly string[];
   /** sha256 of the files read: the root of every cache key. */
   readonly contentHash: string;
@@ -126,9 +130,11 @@ export interface TextData {
 
 /** What a trained encoder leaves for the later stages: features and its point-estimate output layer. */
 export interface EncodedText {
+  /** Width of the hidden layer (the features). */
   readonly hidden: number;
   /** C classes or L labels. */
   readonly outputs: number;
+  /** The output layer's activation. */
   readonly output: "softmax" | "sigmoid";
   /** Penultimate features of every training document, [Ntrain, hidden]. */
   readonly trainFeatures: Float32Array;
@@ -136,11 +142,13 @@ export interface EncodedText {
   readonly testRows: readonly number[];
   /** Their features, [testRows.length, hidden]. */
   readonly testFeatures: Float32Array;
-  /** The output layer, [hidden, outputs] and [outputs]. */
+  /** The output layer's weights, [hidden, outputs]. */
   readonly w2: Float32Array;
+  /** The output layer's biases, [outputs]. */
   readonly b2: Float32Array;
   /** Mean training loss of the last epoch. */
   readonly loss: number;
+  /** Training speed of the last epoch. */
   readonly docsPerSecond: number;
 }
 
@@ -148,7 +156,9 @@ export interface EncodedText {
 export interface TextPosterior {
   /** T: samples per document. */
   readonly samples: number;
+  /** The round's encoder: features and output layer. */
   readonly encoded: EncodedText;
+  /** The VOGN head (absent: the encoder's output layer is the prediction). */
   readonly head?: VognHead;
 }
 
@@ -358,7 +368,9 @@ export function testSubsetRows(n: number, size: number): number[] {
 
 /** What the encoder's retrain stage reads. */
 export interface EncoderInput {
+  /** The data set. */
   readonly data: TextData;
+  /** The documents to train on. */
   readonly labelled: LabelledSet;
   /** Pseudo-labelled documents (CEAL, single-label data) trained on too. */
   readonly pseudo?: PseudoLabels;
@@ -477,8 +489,11 @@ export function encoderStage(
 
 /** What a text fit-posterior stage reads. */
 export interface TextPosteriorInput {
+  /** The round's encoder. */
   readonly encoded: EncodedText;
+  /** The data set. */
   readonly data: TextData;
+  /** The documents the head is fitted on. */
   readonly labelled: LabelledSet;
 }
 
@@ -794,17 +809,25 @@ export interface TextState {
 
 /** What the standard round's hook between score and acquire receives. */
 export interface TextScoredContext {
+  /** The load step. */
   readonly data: Step<TextData>;
+  /** The round's labelled set. */
   readonly labelled: Step<LabelledSet>;
+  /** The round's posterior. */
   readonly posterior: Step<TextPosterior>;
+  /** The round (0 for the warm start's). */
   readonly round: number;
 }
 
 /** The parts of the standard text round. */
 export interface TextRoundParts {
+  /** The load step. */
   readonly data: Step<TextData>;
+  /** The encoder trained every round. */
   readonly model: TextEncoderSpec;
+  /** Posterior, score, rule and optional pseudo-labels. */
   readonly strategy: Strategy;
+  /** The run's seed (every stage's seed is derived from it). */
   readonly seed: number;
   /** Sigmoid outputs per label (multi-label data). */
   readonly multiLabel: boolean;
