@@ -12,6 +12,7 @@ import { textEncoder } from "../dsl/text.ts";
 import type { CliResult } from "../pipeline/cli.ts";
 import type { RoundRecord } from "../pipeline/results.ts";
 import { makeRng } from "../pipeline/rng.ts";
+import { textMetrics } from "../pipeline/packs/text.ts";
 import { tinyEncoder, tinyText, tinyVogn, TOPICS, topicWords, withTinyText } from "./text_fixtures.ts";
 
 function problems(value: unknown): string[] {
@@ -431,4 +432,25 @@ Deno.test("examples/text-trec.yaml plans exactly the stages of the trec export o
     assert(ts.some((l) => l.includes("fit-posterior/vogn-head")));
     assertEquals(await plan("examples/text-trec.yaml"), ts);
   });
+});
+
+Deno.test("text metrics: accuracy is top1, and the NLL stays finite when a sigmoid rounds to exactly 1", () => {
+  // Two documents, one sample, two labels: log p(on).
+  const lp = { data: new Float32Array([0, Math.log(0.25), Math.log(0.5), Math.log(0.5)]), n: 2, t: 1, c: 2 };
+  const multi = textMetrics(lp, new Uint8Array([0, 1, 1, 0]), true);
+  // Document 0: label 0 is off but p = 1 (floored at 1e-7); label 1 on at 0.25. Document 1: 0.5 and 0.5.
+  const expected = (-Math.log(1e-7) - Math.log(0.25) - 2 * Math.log(0.5)) / 2;
+  assert(Math.abs(multi["nll"]! - expected) < 1e-6, String(multi["nll"]));
+  assertEquals(multi["accuracy"], multi["top1"]);
+  // Single-label: log-softmax, the NLL of the class.
+  const soft = {
+    data: new Float32Array([Math.log(0.75), Math.log(0.25), Math.log(0.4), Math.log(0.6)]),
+    n: 2,
+    t: 1,
+    c: 2,
+  };
+  const single = textMetrics(soft, new Uint8Array([1, 0, 1, 0]), false);
+  assertEquals(single["top1"], 0.5);
+  assert(Math.abs(single["nll"]! - (-Math.log(0.75) - Math.log(0.4)) / 2) < 1e-6);
+  assertEquals(single["microF1"], single["top1"]);
 });

@@ -76,7 +76,7 @@ import {
   type TextDatasetName,
   type TextEncoderSpec,
 } from "../../dsl/text.ts";
-import { floatArray, jsonCodec, scoredCodec, splitCodec } from "../codecs.ts";
+import { floatArray, scoredCodec, splitCodec } from "../codecs.ts";
 import type { ChecksumPolicy } from "../data/mod.ts";
 import { loadReuters } from "../data/reuters.ts";
 import { loadTextTable } from "../data/text_table.ts";
@@ -640,6 +640,9 @@ export function predictText(
   return { data: out, n: rows.length, t, c: outputs };
 }
 
+/** log(1e-7): the floor of a label's log-likelihood in the multi-label NLL. */
+const LOG_EPS = Math.log(1e-7);
+
 /** log of the mean over the T samples of exp(lp[i, ·, k]). */
 function logMeanExp(lp: LogProbs, i: number, k: number): number {
   let max = -Infinity;
@@ -657,7 +660,9 @@ function logMeanExp(lp: LogProbs, i: number, k: number): number {
  * micro-F1 equals top1); `accuracy` is top1. `nll` is the mean negative
  * log-likelihood of the true tags under the MC-mean predictive: of the
  * class (single-label), or the sum over labels of the Bernoulli terms
- * (multi-label).
+ * (multi-label), each label's likelihood floored at 1e-7 as binary
+ * cross-entropy usually is (a float32 sigmoid rounds to exactly 0 or 1 for
+ * confident labels, which would make it infinite).
  *
  * @param lp predictions [n, T, C]
  * @param truth multi-hot tags [n, C]
@@ -684,7 +689,8 @@ export function textMetrics(lp: LogProbs, truth: Uint8Array, multiLabel: boolean
       const on = truth[i * labels + k] !== 0;
       if (!multiLabel && !on) continue;
       const logOn = logMeanExp(lp, i, k);
-      nll -= on ? logOn : log1mexp(logOn);
+      if (!multiLabel) nll -= logOn;
+      else nll -= Math.max(LOG_EPS, on ? logOn : log1mexp(logOn));
     }
   }
   return {
@@ -715,7 +721,7 @@ export function textEvaluateStage(
     version: 1,
     params: { seed },
     modules,
-    codec: jsonCodec<Metrics>(),
+    codec: metricsCodec,
     run: ({ posterior, data }) =>
       attempt(name, () => {
         const { testRows, testFeatures } = posterior.encoded;
@@ -727,6 +733,15 @@ export function textEvaluateStage(
       }),
   };
 }
+
+/** Metrics as JSON; a number JSON cannot hold (NaN, an infinite NLL) is kept as its name. */
+const metricsCodec = {
+  encode: (out: Metrics) => ({
+    json: Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Number.isFinite(v) ? v : String(v)])),
+  }),
+  decode: (entry: { readonly json: unknown }): Metrics =>
+    Object.fromEntries(Object.entries(entry.json as Record<string, number | string>).map(([k, v]) => [k, Number(v)])),
+};
 
 function featureRows(encoded: EncodedText, docs: readonly number[]): Rows {
   const d = encoded.hidden;
