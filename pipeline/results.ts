@@ -121,10 +121,14 @@ export interface ReportOptions {
   readonly items?: string;
 }
 
+/** The order of the metrics the packs report (text: ranking metrics, then F1, then the documents evaluated). */
+const METRIC_ORDER = ["top1", "top5", "recall", "microF1", "macroF1", "documents"];
+
 /** A number as a table cell: values all in [0, 1] in percent, integers as such, others with 3 decimals. */
 function metricCell(xs: readonly number[], percent: boolean): string {
   if (xs.length === 0) return "";
   const [m, s] = meanStd(xs);
+  if (xs.every((x) => x === xs[0]) && !percent) return String(xs[0]);
   const f = (v: number) =>
     percent ? (100 * v).toFixed(1) : xs.every(Number.isInteger) && Number.isInteger(v) ? String(v) : v.toFixed(3);
   return xs.length > 1 ? `${f(m)} ± ${f(s)}` : f(m);
@@ -139,6 +143,9 @@ function metricsTable(records: readonly RoundRecord[], items: string): string[] 
   const names: string[] = [];
   for (const r of records) for (const k of Object.keys(r.metrics ?? {})) if (!names.includes(k)) names.push(k);
   if (names.length === 0) return [];
+  // Known metrics in their usual order (a record restored from the cache lists its metrics sorted), then the rest.
+  const rank = (k: string) => (METRIC_ORDER.includes(k) ? METRIC_ORDER.indexOf(k) : METRIC_ORDER.length);
+  names.sort((a, b) => rank(a) - rank(b) || (rank(a) === METRIC_ORDER.length ? a.localeCompare(b) : 0));
   const values = (r: RoundRecord, k: string) => (k === "nll" ? r.nll : r.metrics?.[k]);
   if (records.some((r) => Number.isFinite(r.nll))) names.push("nll");
   const percent = new Map(
