@@ -46,8 +46,7 @@ export default composeExperiment({
             poolSubset: 2000, // random pool items scored per round
             testSubset: 1000, // test items evaluated per round
           }),
-          rounds: scale.rounds ?? 4,
-          stop: { accuracy: 0.95 }, // or `when: (view) => ...`, your own predicate
+          rounds: scale.rounds ?? 4, // `stop: { accuracy: 0.95 }` or `{ when: (view) => ... }` end a run early
         });
       })
     ),

@@ -112,8 +112,8 @@ export function selectOnce(sizes: SelectOnceSizes): Experiment<ImageData> {
     description: "Loustau 2023's procedure: train on an initial subsample, select a second one by uncertainty, " +
       "continue training on it, validate; BALD on a VOGN head against random.",
     load: source(builtinImages("mnist")),
-    runs: ({ data, value }) =>
-      sizes.seeds.flatMap((seed) =>
+    runs: ({ data, value, scale }) =>
+      (scale.seeds ?? sizes.seeds).flatMap((seed) =>
         [bald, random].map((score) =>
           loop({
             label: { curve: score.name, seed },

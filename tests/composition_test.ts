@@ -208,7 +208,6 @@ Deno.test("a preset record and the composition it stands for plan the same cache
     testSubset: 1000,
     seeds: [0],
     train: { epochs: 50, batchSize: 32, learningRate: 1e-3, weightDecay: 1e-4, init: "scratch" },
-    stop: { accuracy: 0.95 },
   });
   const decoded = decodeExperiment(record);
   assert(E.isRight(decoded), E.isLeft(decoded) ? decoded.left.join("\n") : "");

@@ -83,7 +83,10 @@ Deno.test("every example runs end to end at a tiny size, on tiny data in the rea
       }
       // Every strategy ran both rounds.
       const rounds = new Map<string, number>();
-      for (const r of result.records) rounds.set(r.acquisition, (rounds.get(r.acquisition) ?? 0) + 1);
+      for (const r of result.records) {
+        const run = `${r.acquisition}${r.variant ? ` [${r.variant}]` : ""} seed ${r.seed}`;
+        rounds.set(run, (rounds.get(run) ?? 0) + 1);
+      }
       for (const [name, n] of rounds) assertEquals(n, 2, `${file}: ${name} ran ${n} rounds`);
     }
   });
