@@ -20,9 +20,9 @@ export * from "./dsl/model.ts";
 export * from "./dsl/stage.ts";
 export * from "./dsl/codecs.ts";
 export * from "./dsl/strategy.ts";
-export type { LogProbs, ScoreFn } from "./dsl/scores.ts";
+export type { LogProbs, ScoreFn } from "./pipeline/algorithms/scores.ts";
 export type { TaskEither } from "fp-ts/TaskEither.js";
-export type { FitInput, Posterior, PosteriorImpl } from "./pipeline/posterior.ts";
+export { definePosterior, type FitInput, type Posterior, type PosteriorImpl } from "./pipeline/tensor/posterior.ts";
 export {
   composeExperiment,
   derive,
@@ -66,7 +66,7 @@ export {
   warmStartStage,
   warmStartState,
 } from "./pipeline/packs/images.ts";
-export { indicesCodec, jsonCodec, scoredCodec } from "./pipeline/codecs.ts";
+export { indicesCodec, jsonCodec, scoredCodec } from "./pipeline/packs/codecs.ts";
 export {
   imageFolder,
   type ImageFolderSourceOptions,
@@ -83,7 +83,7 @@ export {
   type TrainedLayers,
 } from "./pipeline/packs/layers_model.ts";
 export * from "./dsl/text.ts";
-export type { VognHead } from "./pipeline/vogn.ts";
+export type { VognHead } from "./pipeline/tensor/vogn.ts";
 export {
   balancedWarmStartStage,
   builtinText,

@@ -7,10 +7,10 @@
  */
 import { galCnn } from "../dsl/model.ts";
 import { bald, batchBald, topK } from "../dsl/strategy.ts";
-import { createNet, disposeNet } from "../pipeline/net.ts";
-import { mcDropoutPosterior } from "../pipeline/posterior.ts";
-import { makeRng } from "../pipeline/rng.ts";
-import { acquire, score, type Scored } from "../pipeline/stages.ts";
+import { createNet, disposeNet } from "../pipeline/tensor/net.ts";
+import { mcDropoutPosterior } from "../pipeline/tensor/posterior.ts";
+import { makeRng } from "../pipeline/tensor/rng.ts";
+import { acquire, score, type Scored } from "../pipeline/tensor/stages.ts";
 import type { BenchRow } from "./posterior_bench.ts";
 
 /** Log-probabilities whose items differ in mean and in spread across samples (seeded). */

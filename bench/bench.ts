@@ -22,9 +22,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { parseBackend, selectBackend } from "../pipeline/backend.ts";
-import { registerWasmGradKernels, restoreWasmKernels } from "../pipeline/kernels/mod.ts";
-import { benchWasmGradKernels } from "../pipeline/kernels/wasm_grad_bench.ts";
+import { parseBackend, selectBackend } from "../pipeline/tensor/backend.ts";
+import { registerWasmGradKernels, restoreWasmKernels } from "../pipeline/tensor/kernels/mod.ts";
+import { benchWasmGradKernels } from "../pipeline/tensor/kernels/wasm_grad_bench.ts";
 import { benchAcquisition } from "./acquire_bench.ts";
 import { benchPosteriors, type BenchRow } from "./posterior_bench.ts";
 import {
@@ -43,8 +43,8 @@ import {
   trainingRate,
 } from "./sections.ts";
 import { benchCachedRerun } from "./cache_bench.ts";
-import type { Net } from "../pipeline/net.ts";
-import { mcDropoutPosterior, type Posterior } from "../pipeline/posterior.ts";
+import type { Net } from "../pipeline/tensor/net.ts";
+import { mcDropoutPosterior, type Posterior } from "../pipeline/tensor/posterior.ts";
 
 /** What one child measured. */
 interface ChildResult {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { parseCli, runExperimentCommand } from "../pipeline/cli.ts";
+import { parseCli, runExperimentCommand } from "../pipeline/cli/cli.ts";
 
 async function exists(path: string): Promise<boolean> {
   try {

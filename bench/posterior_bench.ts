@@ -9,11 +9,11 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { galCnn, hybridPreset } from "../dsl/model.ts";
 import { bald } from "../dsl/strategy.ts";
-import { applyLayers, createNet, disposeNet, type Net } from "../pipeline/net.ts";
-import { ensemblePosterior, mcDropoutPosterior, type Posterior } from "../pipeline/posterior.ts";
-import { makeRng } from "../pipeline/rng.ts";
-import { score } from "../pipeline/stages.ts";
-import { vognHeadLogProbs } from "../pipeline/vogn.ts";
+import { applyLayers, createNet, disposeNet, type Net } from "../pipeline/tensor/net.ts";
+import { ensemblePosterior, mcDropoutPosterior, type Posterior } from "../pipeline/tensor/posterior.ts";
+import { makeRng } from "../pipeline/tensor/rng.ts";
+import { score } from "../pipeline/tensor/stages.ts";
+import { vognHeadLogProbs } from "../pipeline/tensor/vogn.ts";
 import { fullNetMc } from "./sections.ts";
 
 /** One bench row (see bench.ts). */

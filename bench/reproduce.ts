@@ -13,9 +13,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { type CliResult, runExperimentCommand } from "../pipeline/cli.ts";
-import { loadRunnable } from "../pipeline/experiment_file.ts";
-import { readRounds, type RoundRecord, writeTextAtomic } from "../pipeline/results.ts";
+import { type CliResult, runExperimentCommand } from "../pipeline/cli/cli.ts";
+import { loadRunnable } from "../pipeline/cli/experiment_file.ts";
+import { readRounds, type RoundRecord, writeTextAtomic } from "../pipeline/run/results.ts";
 
 interface Check {
   readonly result: string;

@@ -11,11 +11,11 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { NetSpec } from "../dsl/model.ts";
 import { galCnn, smallCnn } from "../dsl/model.ts";
 import { bald } from "../dsl/strategy.ts";
-import { applyLayers, createNet, disposeNet, type Net } from "../pipeline/net.ts";
-import { mcDropoutPosterior, type Posterior } from "../pipeline/posterior.ts";
-import { makeRng } from "../pipeline/rng.ts";
-import { score } from "../pipeline/stages.ts";
-import { type ImageArray, imagesToTensor, trainNet } from "../pipeline/train.ts";
+import { applyLayers, createNet, disposeNet, type Net } from "../pipeline/tensor/net.ts";
+import { mcDropoutPosterior, type Posterior } from "../pipeline/tensor/posterior.ts";
+import { makeRng } from "../pipeline/tensor/rng.ts";
+import { score } from "../pipeline/tensor/stages.ts";
+import { type ImageArray, imagesToTensor, trainNet } from "../pipeline/tensor/train.ts";
 
 /** The two benchmarked nets. */
 export const models = {

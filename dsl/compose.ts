@@ -4,7 +4,7 @@
  * round's state (steps) to the steps it shows and the next state; a run is a
  * {@link loop} of rounds under stop conditions; an {@link Experiment} is a
  * load step and the runs built on it. Nothing here runs anything: the
- * interpreter in `pipeline/interpreter.ts` derives every cache key and every
+ * interpreter in `pipeline/run/interpreter.ts` derives every cache key and every
  * input from this one value, then runs or restores each step.
  *
  * A wrong composition is a type error: a step is typed by what its stage

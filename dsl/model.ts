@@ -1,6 +1,6 @@
 /**
  * Network architectures as plain data. The tensor code that builds and runs
- * them lives in `pipeline/net.ts`; nothing here imports tfjs.
+ * them lives in `pipeline/tensor/net.ts`; nothing here imports tfjs.
  *
  * @module
  */

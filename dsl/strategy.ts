@@ -15,30 +15,33 @@
  * The built-in parts are also known by name, which is how YAML files refer
  * to them (`score: bald`, `posterior: { name: mc-dropout, samples: 20 }`).
  * Everything here is pure: tensor code lives in `pipeline/`, and a custom
- * posterior brings its own (see `pipeline/posterior.ts`).
+ * posterior brings its own (see `pipeline/tensor/posterior.ts`).
  *
  * @module
  */
 import * as E from "fp-ts/Either.js";
 import * as t from "io-ts";
-import type { PosteriorImpl } from "../pipeline/posterior.ts";
 import { callerModule } from "./origin.ts";
-import { type LogProbs, meanPredictive } from "./scores.ts";
-import { topK as topKSelect } from "./acquire.ts";
+import { type LogProbs, meanPredictive } from "../pipeline/algorithms/scores.ts";
+import { topK as topKSelect } from "../pipeline/algorithms/acquire.ts";
 import { PositiveInt, PositiveNumber, strictFields } from "./codecs.ts";
-import { topUEntropy } from "./top_u.ts";
-import { type MultiLabelAggregate, multiLabelScoreFn, type MultiLabelScoreKind } from "./multilabel.ts";
-import { type EmocOutput, emocReference, emocScores } from "./emoc.ts";
-import { representativeSubset } from "./representative.ts";
-import { discriminativeSelect } from "./discriminative.ts";
-import { learningLossSelect, perItemNll } from "./learning_loss.ts";
+import { topUEntropy } from "../pipeline/algorithms/top_u.ts";
+import {
+  type MultiLabelAggregate,
+  multiLabelScoreFn,
+  type MultiLabelScoreKind,
+} from "../pipeline/algorithms/multilabel.ts";
+import { type EmocOutput, emocReference, emocScores } from "../pipeline/algorithms/emoc.ts";
+import { representativeSubset } from "../pipeline/algorithms/representative.ts";
+import { discriminativeSelect } from "../pipeline/algorithms/discriminative.ts";
+import { learningLossSelect, perItemNll } from "../pipeline/algorithms/learning_loss.ts";
 import {
   badgeEmbeddings,
   batchBald as batchBaldSelect,
   kCenterGreedy,
   kMeansPlusPlus,
   powerAcquisition,
-} from "./batch.ts";
+} from "../pipeline/algorithms/batch.ts";
 import {
   bald as baldFn,
   leastConfidence as leastConfidenceFn,
@@ -48,7 +51,7 @@ import {
   randomScore,
   type ScoreFn,
   variationRatios as variationRatiosFn,
-} from "./scores.ts";
+} from "../pipeline/algorithms/scores.ts";
 
 /** Identity of a strategy part: what its cache key is made of. */
 interface PartIdentity {
@@ -92,6 +95,12 @@ export interface ScoreDef extends PartIdentity {
   readonly fn: ScoreFn;
 }
 
+/** The tensor code of a user posterior, as `dsl/` sees it: something with a `fit`. */
+export interface PosteriorCode {
+  /** Fits the posterior (the interpreter calls it with the round's nets and data). */
+  fit(input: never, ctx: never): Promise<unknown>;
+}
+
 /** How a posterior is sampled: built in (known by name) or brought by the user (`impl`). */
 export interface PosteriorDef extends PartIdentity {
   readonly _tag: "posterior";
@@ -105,7 +114,11 @@ export interface PosteriorDef extends PartIdentity {
   /** True when sample t of every item comes from the same weights (joint samples, as BatchBALD needs). */
   readonly consistent?: boolean;
   /** The tensor code of a user-defined posterior; absent for built-ins. */
-  readonly impl?: PosteriorImpl;
+  /**
+   * A user posterior's tensor code (a `PosteriorImpl`, see `definePosterior`
+   * in `pipeline/tensor/posterior.ts`): opaque here, since `dsl/` knows no tensor types.
+   */
+  readonly impl?: PosteriorCode;
 }
 
 /** A row-major matrix of per-item vectors. */
@@ -196,31 +209,6 @@ export function defineScore(def: {
     params: def.params ?? {},
     usesPredictions: def.usesPredictions ?? true,
     fn: def.fn,
-  };
-}
-
-/**
- * Defines a posterior with its own tensor code (see `PosteriorImpl`).
- *
- * @param def name, samples T, the implementation, and optionally version and params
- * @returns the posterior value
- */
-export function definePosterior(def: {
-  readonly name: string;
-  readonly samples: number;
-  readonly impl: PosteriorImpl;
-  readonly version?: number;
-  readonly params?: Readonly<Record<string, unknown>>;
-}): PosteriorDef {
-  const definedIn = callerModule();
-  return {
-    _tag: "posterior",
-    ...(definedIn ? { definedIn } : {}),
-    name: def.name,
-    version: def.version ?? 1,
-    params: { ...(def.params ?? {}), samples: def.samples },
-    samples: def.samples,
-    impl: def.impl,
   };
 }
 
@@ -522,7 +510,7 @@ const positions = (n: number) => Array.from({ length: n }, (_, i) => i);
  * "Active and continuous exploration with deep neural networks and expected
  * model output changes"): the items whose label, drawn from the predictive,
  * would move the model's outputs on the pool most after one gradient step,
- * to first order. Computed in closed form for the last layer (`dsl/emoc.ts`)
+ * to first order. Computed in closed form for the last layer (`pipeline/algorithms/emoc.ts`)
  * and averaged over `reference` random candidates. Ignores the scores.
  *
  * @param b items per round
@@ -558,7 +546,7 @@ export function emoc(b: number, opts: { readonly reference?: number; readonly ou
  * Segmentation", MICCAI): shortlist the `shortlist` highest-scoring
  * candidates (the strategy's score is the uncertainty), then greedily pick
  * the b of them that best represent all scored candidates, by cosine
- * similarity of penultimate embeddings (`dsl/representative.ts`).
+ * similarity of penultimate embeddings (`pipeline/algorithms/representative.ts`).
  *
  * @param b items per round
  * @param shortlist K, the uncertain candidates considered (default 2b, the paper's 16 for 8)
@@ -598,7 +586,7 @@ export interface DiscriminativeRuleOptions {
  * "Discriminative Active Learning"): a binary classifier learns to tell the
  * labelled items from the pool on penultimate embeddings, and the pool items
  * it is surest are unlabelled are taken, in mini-queries with the classifier
- * retrained after each (`dsl/discriminative.ts`). Ignores the scores.
+ * retrained after each (`pipeline/algorithms/discriminative.ts`). Ignores the scores.
  *
  * @param b items per round
  * @param opts mini-queries and the classifier's size and training
@@ -645,7 +633,7 @@ export interface LearningLossRuleOptions {
  * CVPR): a small head predicts each item's loss from its penultimate
  * embedding, trained with the paper's pairwise margin ranking loss on the
  * labelled items' losses under the posterior; the b pool items with the
- * largest predicted loss are taken (`dsl/learning_loss.ts`). Ours is the
+ * largest predicted loss are taken (`pipeline/algorithms/learning_loss.ts`). Ours is the
  * detached variant: the head is fitted after the round's net, not jointly
  * with it. Ignores the scores.
  *
@@ -849,7 +837,7 @@ function multiLabelPart(kind: MultiLabelScoreKind, aggregate: MultiLabelAggregat
 }
 
 /**
- * Multi-label BALD (`dsl/multilabel.ts`): for sigmoid outputs (one
+ * Multi-label BALD (`pipeline/algorithms/multilabel.ts`): for sigmoid outputs (one
  * log-probability of "on" per label, e.g. Reuters topics), the binary BALD of
  * each label, combined by `aggregate`: "sum-per-tag" (the default) divides
  * the sum by the expected number of tags, meeting the talk's warning that

@@ -3,7 +3,7 @@ import { assert, assertEquals } from "../tests/asserts.ts";
 import tiny from "../tests/tiny_mnist.ts";
 import { margin } from "../examples/custom-score.ts";
 import { decodeExperiment, expandGrid, type ExperimentConfig, strategiesOf } from "./experiment.ts";
-import type { LogProbs } from "./scores.ts";
+import type { LogProbs } from "../pipeline/algorithms/scores.ts";
 import { bald, defineScore, describeStrategy, mcDropout, random, strategy, topK } from "./strategy.ts";
 
 const { acquisitions: _a, acquireSize: _s, mcSamples: _m, ...base } = tiny;

@@ -96,7 +96,7 @@ export function isMultiLabel(dataset: TextDatasetConfig): boolean {
 }
 
 /**
- * The text encoder trained from scratch each round (`pipeline/text/encoder.ts`):
+ * The text encoder trained from scratch each round (`pipeline/tensor/text_encoder.ts`):
  * hashed unigrams and bigrams in `buckets` buckets (the first `maxTokens`
  * tokens of a text), an embedding bag of width `dim`, one ReLU hidden layer of
  * `hidden` units (the features the VOGN head and the geometric rules see) and

@@ -13,7 +13,7 @@
  * to 1,000 labels with 3 seeds and T = 100 (days on 2 cores).
  *
  * The KL term: with the ELBO's weight of 1, a fully Bayesian net's KL over a
- * few dozen labels dwarfs the data term (`pipeline/train.ts`), so `klWeight`
+ * few dozen labels dwarfs the data term (`pipeline/tensor/train.ts`), so `klWeight`
  * is a config field; this example keeps the ELBO (1), as the poster states no
  * other.
  *

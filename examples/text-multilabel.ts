@@ -18,15 +18,15 @@
  * - random selection as the baseline.
  * Its warning that "the uncertainty depends on the number of tags" is met by
  * aggregating per-tag entropy/BALD as the sum per expected tag ("sum-per-tag",
- * see `dsl/multilabel.ts`): on multi-label data the text pack runs `maxEntropy`
+ * see `pipeline/algorithms/multilabel.ts`): on multi-label data the text pack runs `maxEntropy`
  * and `bald` as `multiLabelEntropy()` and `multiLabelBald()`.
  *
  * What differs: no pretrained encoder can be downloaded here, so the encoder
  * is a hashed unigram+bigram embedding bag with one ReLU hidden layer
  * (fastText-like), trained from scratch on the labelled documents every round
- * (`pipeline/text/encoder.ts`, a `textEncoder` model of the text pack,
+ * (`pipeline/tensor/text_encoder.ts`, a `textEncoder` model of the text pack,
  * `pipeline/packs/text.ts`); the VOGN head (`vognHead`) is fitted on its
- * hidden features (`pipeline/vogn.ts`, and its sigmoid twin
+ * hidden features (`pipeline/tensor/vogn.ts`, and its sigmoid twin
  * `fitVognSigmoidHead` for multi-label tags). The talk's data
  * (French library catalogues) are replaced by Reuters-21578 and TREC. The
  * metrics are those of its tables (top1, top5, recall) plus micro/macro F1.

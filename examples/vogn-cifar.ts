@@ -10,7 +10,7 @@
  * 4. measure test accuracy.
  *
  * Ours continues on the initial and the second subsample together, and VOGN
- * fits the last layer only (`pipeline/vogn.ts`); the talk trains the whole
+ * fits the last layer only (`pipeline/tensor/vogn.ts`); the talk trains the whole
  * net with VOGN. The default size (500 + 500 labels, 15 epochs, 5,000 pool
  * items scored) runs in about ten minutes on 2 cores (estimated); `--full`
  * uses 5,000 + 5,000 labels, the whole pool and test set, and 3 seeds.

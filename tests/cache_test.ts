@@ -3,7 +3,7 @@
  * a corrupt entry is recomputed, and a killed run resumes to the same result.
  */
 import { assert, assertEquals } from "./asserts.ts";
-import { readRounds } from "../pipeline/results.ts";
+import { readRounds } from "../pipeline/run/results.ts";
 import { realDataDir } from "../pipeline/data/testutil.ts";
 import { tinyVariant, withTinyMnist } from "./fixtures.ts";
 
@@ -64,7 +64,7 @@ Deno.test({
     const args = (out: string, cache: string) => [
       "run",
       "-A",
-      "pipeline/cli.ts",
+      "pipeline/cli/cli.ts",
       "tests/tiny_mnist.ts",
       "--data-dir",
       real!,

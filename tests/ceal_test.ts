@@ -10,10 +10,10 @@ import { assert, assertEquals } from "./asserts.ts";
 import { ceal, PseudoLabelCodec, StrategyCodec } from "../dsl/strategy.ts";
 import type { NetSpec } from "../dsl/model.ts";
 import type { TrainConfig } from "../dsl/experiment.ts";
-import { applyLayers, disposeNet } from "../pipeline/net.ts";
-import { pseudoLabel, retrain, type Scored } from "../pipeline/stages.ts";
-import { imagesToTensor } from "../pipeline/train.ts";
-import { makeRng } from "../pipeline/rng.ts";
+import { applyLayers, disposeNet } from "../pipeline/tensor/net.ts";
+import { pseudoLabel, retrain, type Scored } from "../pipeline/tensor/stages.ts";
+import { imagesToTensor } from "../pipeline/tensor/train.ts";
+import { makeRng } from "../pipeline/tensor/rng.ts";
 import { tinyVariant, withTinyMnist } from "./fixtures.ts";
 
 const quiet = { progress: () => {}, warn: () => {} };

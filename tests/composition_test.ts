@@ -191,9 +191,9 @@ export const next = step(labelledSetStage(), { labelled, acquired: picked });
 });
 
 Deno.test("a preset record and the composition it stands for plan the same cache keys", async () => {
-  const { interpret } = await import("../pipeline/interpreter.ts");
+  const { interpret } = await import("../pipeline/run/interpreter.ts");
   const { presetExperiment } = await import("../pipeline/packs/images.ts");
-  const { makeProgress } = await import("../pipeline/progress.ts");
+  const { makeProgress } = await import("../pipeline/run/progress.ts");
   const { decodeExperiment, experiment, galCnn, mcDropout, strategy, bald, random, topK } = await import("../mod.ts");
   const composed = (await import("../examples/compose-mnist.ts")).default;
   const posterior = mcDropout({ samples: 20 });

@@ -3,8 +3,8 @@
  * files generated in the IDX format (and on the real MNIST when available).
  */
 import { assert, assertEquals } from "./asserts.ts";
-import { runExperimentCommand } from "../pipeline/cli.ts";
-import { readRounds } from "../pipeline/results.ts";
+import { runExperimentCommand } from "../pipeline/cli/cli.ts";
+import { readRounds } from "../pipeline/run/results.ts";
 import { realDataDir } from "../pipeline/data/testutil.ts";
 import { writeTinyMnist } from "./fixtures.ts";
 
@@ -63,7 +63,7 @@ Deno.test("a tiny experiment runs end to end, reproducibly, without leaking tens
     await Deno.remove(`${dir}/a/summary.md`);
     await Deno.remove(`${dir}/a/learning-curve.svg`);
     const report = await new Deno.Command(deno, {
-      args: ["run", "-A", "pipeline/report.ts", `${dir}/a`],
+      args: ["run", "-A", "pipeline/cli/report.ts", `${dir}/a`],
       stderr: "piped",
     })
       .output();
@@ -109,7 +109,7 @@ Deno.test("a bad YAML experiment is rejected before any work, naming every field
       ].join("\n"),
     );
     const out = await new Deno.Command(deno, {
-      args: ["run", "-A", "pipeline/cli.ts", `${dir}/bad.yaml`, "--out", `${dir}/out`],
+      args: ["run", "-A", "pipeline/cli/cli.ts", `${dir}/bad.yaml`, "--out", `${dir}/out`],
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -141,7 +141,7 @@ Deno.test("a bad TypeScript experiment is rejected with every field path", async
     const bad = { ...tiny, mcSamples: 0, seeds: "0", train: { ...tiny.train, epochs: 2.5 }, posterior: "mc" };
     await Deno.writeTextFile(`${dir}/bad.ts`, `export default ${JSON.stringify(bad)};\n`);
     const out = await new Deno.Command(deno, {
-      args: ["run", "-A", "pipeline/cli.ts", `${dir}/bad.ts`, "--out", `${dir}/out`],
+      args: ["run", "-A", "pipeline/cli/cli.ts", `${dir}/bad.ts`, "--out", `${dir}/out`],
       stderr: "piped",
     }).output();
     const err = new TextDecoder().decode(out.stderr);
@@ -172,7 +172,7 @@ Deno.test({
         args: [
           "run",
           "-A",
-          "pipeline/cli.ts",
+          "pipeline/cli/cli.ts",
           "tests/tiny_mnist.ts",
           "--data-dir",
           real!,

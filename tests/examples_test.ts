@@ -1,12 +1,12 @@
 /** Every example decodes; the YAML twin of mnist-bald is the same experiment as the TS one. */
 import { assert, assertEquals } from "./asserts.ts";
-import { loadExperimentFile, loadRunnable } from "../pipeline/experiment_file.ts";
+import { loadExperimentFile, loadRunnable } from "../pipeline/cli/experiment_file.ts";
 import { type ExperimentConfig, imagePartsOf } from "../dsl/experiment.ts";
 import { isTextDataset } from "../dsl/text.ts";
 import { withTinyMnist } from "./fixtures.ts";
-import { interpret } from "../pipeline/interpreter.ts";
+import { interpret } from "../pipeline/run/interpreter.ts";
 import { presetExperiment } from "../pipeline/packs/preset.ts";
-import { makeProgress } from "../pipeline/progress.ts";
+import { makeProgress } from "../pipeline/run/progress.ts";
 
 /**
  * Every step of an experiment's dry-run plan (the interpreter's walk with

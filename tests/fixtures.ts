@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { type CliFlags, type CliResult, runExperimentCommand } from "../pipeline/cli.ts";
+import { type CliFlags, type CliResult, runExperimentCommand } from "../pipeline/cli/cli.ts";
 import { gzip, sha256 } from "../pipeline/data/testutil.ts";
 import tiny from "./tiny_mnist.ts";
-import { makeRng } from "../pipeline/rng.ts";
+import { makeRng } from "../pipeline/tensor/rng.ts";
 
 function idx(magic: number, dims: number[], body: Uint8Array): Uint8Array {
   const header = new DataView(new ArrayBuffer(4 + 4 * dims.length));

@@ -5,7 +5,7 @@
  * fresh run; a rerun with nothing changed executes nothing.
  */
 import { assert, assertEquals } from "./asserts.ts";
-import { readRounds } from "../pipeline/results.ts";
+import { readRounds } from "../pipeline/run/results.ts";
 import { realDataDir } from "../pipeline/data/testutil.ts";
 
 const real = realDataDir("mnist/t10k-labels-idx1-ubyte.gz");
@@ -56,7 +56,7 @@ async function exp(dir: string, out: string, cache: string, extra: string[] = []
     args: [
       "run",
       "-A",
-      new URL("pipeline/cli.ts", root).pathname,
+      new URL("pipeline/cli/cli.ts", root).pathname,
       `${dir}/exp.ts`,
       "--data-dir",
       real!,

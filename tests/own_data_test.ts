@@ -9,13 +9,13 @@ import * as E from "fp-ts/Either.js";
 import { encode as encodePng } from "fast-png";
 import { zipSync } from "fflate";
 import { assert, assertEquals, assertRejects } from "./asserts.ts";
-import { type CliFlags, type CliResult, runExperimentCommand } from "../pipeline/cli.ts";
+import { type CliFlags, type CliResult, runExperimentCommand } from "../pipeline/cli/cli.ts";
 import { decodeExperiment, expandGrid } from "../dsl/experiment.ts";
 import { imageFolder, npyImages, npzImages, presetImages } from "../pipeline/packs/image_sources.ts";
-import { ConfigError, loadRunnable } from "../pipeline/experiment_file.ts";
-import { readRounds } from "../pipeline/results.ts";
+import { ConfigError, loadRunnable } from "../pipeline/cli/experiment_file.ts";
+import { readRounds } from "../pipeline/run/results.ts";
 import { listTree } from "../pipeline/data/testutil.ts";
-import { makeRng } from "../pipeline/rng.ts";
+import { makeRng } from "../pipeline/tensor/rng.ts";
 import type { ImageData } from "../pipeline/packs/images.ts";
 import tiny from "./tiny_mnist.ts";
 

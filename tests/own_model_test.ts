@@ -7,7 +7,7 @@
  */
 import { assert, assertEquals, assertRejects } from "./asserts.ts";
 import { withTinyMnist } from "./fixtures.ts";
-import { openStore } from "../pipeline/cache/mod.ts";
+import { openStore } from "../pipeline/run/cache/mod.ts";
 
 /** The arrays of every cache entry of a stage. */
 async function entriesOf(cacheDir: string, stage: string) {

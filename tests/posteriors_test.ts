@@ -6,7 +6,7 @@
 import * as E from "fp-ts/Either.js";
 import { assert, assertEquals } from "./asserts.ts";
 import tiny from "./tiny_mnist.ts";
-import type { CliResult } from "../pipeline/cli.ts";
+import type { CliResult } from "../pipeline/cli/cli.ts";
 import { tinyVariant, withTinyMnist } from "./fixtures.ts";
 import { decodeExperiment } from "../dsl/experiment.ts";
 import { hybridPreset } from "../dsl/model.ts";

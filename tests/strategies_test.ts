@@ -7,7 +7,7 @@ import { assert, assertEquals } from "./asserts.ts";
 import tiny from "./tiny_mnist.ts";
 import { fits } from "./tiny_strategies.ts";
 import { tinyVariant, withTinyMnist } from "./fixtures.ts";
-import { selectBackend } from "../pipeline/backend.ts";
+import { selectBackend } from "../pipeline/tensor/backend.ts";
 
 Deno.test("user-defined score and posterior plug in; a label budget cuts the last batch", async () => {
   await withTinyMnist(async (_dir, run) => {

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { type CliFlags, type CliResult, runExperimentCommand } from "../pipeline/cli.ts";
+import { type CliFlags, type CliResult, runExperimentCommand } from "../pipeline/cli/cli.ts";
 import { writeTree } from "../pipeline/data/testutil.ts";
-import { makeRng } from "../pipeline/rng.ts";
+import { makeRng } from "../pipeline/tensor/rng.ts";
 
 const VOCAB: Record<string, string[]> = {
   grain: ["grain", "harvest", "tonnes", "maize", "crop"],

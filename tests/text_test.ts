@@ -9,9 +9,9 @@ import * as E from "fp-ts/Either.js";
 import { assert, assertEquals, assertRejects } from "./asserts.ts";
 import { decodeExperiment, type ExperimentConfig } from "../dsl/experiment.ts";
 import { textEncoder } from "../dsl/text.ts";
-import type { CliResult } from "../pipeline/cli.ts";
-import type { RoundRecord } from "../pipeline/results.ts";
-import { makeRng } from "../pipeline/rng.ts";
+import type { CliResult } from "../pipeline/cli/cli.ts";
+import type { RoundRecord } from "../pipeline/run/results.ts";
+import { makeRng } from "../pipeline/tensor/rng.ts";
 import { textMetrics } from "../pipeline/packs/text.ts";
 import { tinyEncoder, tinyText, tinyVogn, TOPICS, topicWords, withTinyText } from "./text_fixtures.ts";
 
@@ -161,12 +161,12 @@ Deno.test("TREC end to end through the CLI; a rerun executes nothing; deno task 
     assertEquals(second.records.map(strip), first.records.map(strip));
     const rerunSummary = await Deno.readTextFile(`${dir}/out/summary.md`);
 
-    // `deno task report` (pipeline/report.ts) rebuilds the same summary and plot from rounds.jsonl and meta.json.
+    // `deno task report` (pipeline/cli/report.ts) rebuilds the same summary and plot from rounds.jsonl and meta.json.
     const svg = await Deno.readTextFile(`${dir}/out/learning-curve.svg`);
     await Deno.remove(`${dir}/out/summary.md`);
     await Deno.remove(`${dir}/out/learning-curve.svg`);
     const report = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "pipeline/report.ts", `${dir}/out`],
+      args: ["run", "-A", "pipeline/cli/report.ts", `${dir}/out`],
       stdout: "piped",
       stderr: "piped",
     }).output();

@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { definePosterior, experiment, maxEntropy, mcDropout, strategy, topK } from "../mod.ts";
-import { applyLayers } from "../pipeline/net.ts";
+import { applyLayers } from "../pipeline/tensor/net.ts";
 import { margin } from "../examples/custom-score.ts";
 import tiny from "./tiny_mnist.ts";
 

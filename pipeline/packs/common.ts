@@ -11,8 +11,8 @@
 import * as TE from "fp-ts/TaskEither.js";
 import type { Stage } from "../../dsl/stage.ts";
 import type { AcquireDef, PseudoLabelDef, PseudoLabels } from "../../dsl/strategy.ts";
-import { indicesCodec, pseudoCodec } from "../codecs.ts";
-import * as base from "../stages.ts";
+import { indicesCodec, pseudoCodec } from "./codecs.ts";
+import * as base from "../tensor/stages.ts";
 
 /** The labelled items and the pool (train-set indices; the pool ascending). */
 export interface LabelledSet {

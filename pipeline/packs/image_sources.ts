@@ -25,7 +25,7 @@ import { type Stage, stageError } from "../../dsl/stage.ts";
 import { loadImageFolder } from "../data/image_folder.ts";
 import { loadNpyPair, loadNpz } from "../data/npz.ts";
 import type { ImageDataset } from "../data/types.ts";
-import type { ImageData } from "./images.ts";
+import type { LoadedImages as ImageData } from "../data/datasets.ts";
 
 /** Options of {@link imageFolder}. */
 export interface ImageFolderSourceOptions {

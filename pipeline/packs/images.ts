@@ -4,7 +4,7 @@
  * pseudo-label, and the labelled-set bookkeeping), the standard round built
  * from them, and the preset that turns an `experiment({...})` record (or its
  * YAML twin) into a composed {@link Experiment}. Every stage here wraps the
- * tensor stage of `pipeline/stages.ts` with the same identity (name,
+ * tensor stage of `pipeline/tensor/stages.ts` with the same identity (name,
  * version, params), adding how its output is cached, released and keyed.
  *
  * @module
@@ -38,17 +38,17 @@ import { formatDecodeErrors } from "../../dsl/codecs.ts";
 import type * as t from "io-ts";
 import { type Stage, stageError, type StoredValue } from "../../dsl/stage.ts";
 import { isTextDataset } from "../../dsl/text.ts";
-import type { Entry } from "../cache/mod.ts";
+import type { Entry } from "../run/cache/mod.ts";
 import type { AcquireNeed, PosteriorDef, PseudoLabels, ScoreDef, Strategy } from "../../dsl/strategy.ts";
 import { describeStrategy } from "../../dsl/strategy.ts";
-import { jsonCodec, scoredCodec, splitCodec } from "../codecs.ts";
+import { jsonCodec, scoredCodec, splitCodec } from "./codecs.ts";
 import type { ChecksumPolicy } from "../data/mod.ts";
-import { loadImageDataset } from "../datasets.ts";
-import { cloneNet, disposeNet, type Net, netFromArrays, netToArrays, netVariables } from "../net.ts";
-import { type FitInput, type Posterior, posteriorImpl } from "../posterior.ts";
-import { deriveSeed } from "../rng.ts";
-import * as base from "../stages.ts";
-import { variantsOf } from "../variants.ts";
+import { type LoadedImages, loadImageDataset } from "../data/datasets.ts";
+import { cloneNet, disposeNet, type Net, netFromArrays, netToArrays, netVariables } from "../tensor/net.ts";
+import { type FitInput, type Posterior, posteriorImpl } from "../tensor/posterior.ts";
+import { deriveSeed } from "../tensor/rng.ts";
+import * as base from "../tensor/stages.ts";
+import { variantsOf } from "./variants.ts";
 import {
   acquireStage,
   identityOf,
@@ -63,15 +63,8 @@ import {
 export { acquireStage, type LabelledSet, labelledSetStage, pseudoLabelStage, type Scored } from "./common.ts";
 import { checkPresetModels, presetImages } from "./image_sources.ts";
 
-/** An image data set split for active learning. */
-export interface ImageData {
-  readonly train: base.LabelledImages;
-  readonly test: base.LabelledImages;
-  readonly classes: number;
-  readonly labelNames: readonly string[];
-  /** sha256 of the files read: the root of every cache key. */
-  readonly contentHash: string;
-}
+/** An image data set split for active learning (train and test images, classes, the content hash). */
+export type ImageData = LoadedImages;
 
 /** A trained net and how its training went. */
 export interface TrainedNet {

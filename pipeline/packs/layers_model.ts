@@ -27,7 +27,7 @@
  * dropout masks from tfjs-core's random ops, which, unseeded, take their seed
  * from `Math.random()`. Every call here that may draw (`build()`, each
  * training step, each sampling call) runs with `Math.random` swapped for a
- * seeded generator of `pipeline/rng.ts` for the duration of that synchronous
+ * seeded generator of `pipeline/tensor/rng.ts` for the duration of that synchronous
  * call, and restored in `finally` ({@link withSeededRandom}); nothing else
  * can run in between, JavaScript being single-threaded. Explicit layer seeds
  * were not chosen: the user's layers would have to be rebuilt with them, and
@@ -47,9 +47,9 @@ import type { TrainConfig } from "../../dsl/experiment.ts";
 import { callerModule } from "../../dsl/origin.ts";
 import { type Stage, type StageContext, stageError } from "../../dsl/stage.ts";
 import type { PosteriorDef, PseudoLabels } from "../../dsl/strategy.ts";
-import type { Posterior } from "../posterior.ts";
-import { deriveSeed, makeRng, type Rng, shuffled } from "../rng.ts";
-import { imagesToTensor } from "../train.ts";
+import type { Posterior } from "../tensor/posterior.ts";
+import { deriveSeed, makeRng, type Rng, shuffled } from "../tensor/rng.ts";
+import { imagesToTensor } from "../tensor/train.ts";
 import type { ImageData, LabelledSet, ModelPack, RetrainInput } from "./images.ts";
 
 /** A trained layers model and how its training went. */

@@ -8,7 +8,7 @@ import { assert, assertEquals } from "../../tests/asserts.ts";
 import { source } from "../../dsl/compose.ts";
 import type { Stage, StoredValue } from "../../dsl/stage.ts";
 import { bald, deepEnsemble, deterministic, mcDropout, strategy, topK, vognHead } from "../../dsl/strategy.ts";
-import { makeRng } from "../rng.ts";
+import { makeRng } from "../tensor/rng.ts";
 import { type ImageData, imageRound, type LabelledSet, warmStartState } from "./images.ts";
 import { imageShape, layersModel, type TrainedLayers, withSeededRandom } from "./layers_model.ts";
 import * as TE from "fp-ts/TaskEither.js";

@@ -1,20 +1,20 @@
 /**
  * The text pack: the stages of text active learning as composable values
  * over the vocabulary of `dsl/compose.ts`, interpreted by the one
- * interpreter (`pipeline/interpreter.ts`) exactly as the image pack's are:
+ * interpreter (`pipeline/run/interpreter.ts`) exactly as the image pack's are:
  *
  * - load: TREC (6 coarse or 50 fine classes), Reuters-21578 ModApte (90
  *   topics, multi-label), or a user's CSV/TSV/JSONL table
  *   ({@link textTable}, single- or multi-label);
  * - warm start: random documents ({@link randomWarmStartStage}), or per
  *   class on single-label data;
- * - retrain: the hashed n-gram encoder of `pipeline/text/encoder.ts`,
+ * - retrain: the hashed n-gram encoder of `pipeline/tensor/text_encoder.ts`,
  *   trained from scratch on the labelled (and pseudo-labelled) documents;
  *   its output is the penultimate features of every training document and of
  *   the test documents, and its own output layer;
  * - fit-posterior: `deterministic()` is the encoder's output layer (T = 1);
  *   `vognHead({...})` fits a VOGN head on the labelled features
- *   (`pipeline/vogn.ts`: a softmax head, or the sigmoid head on multi-label
+ *   (`pipeline/tensor/vogn.ts`: a softmax head, or the sigmoid head on multi-label
  *   data), sampled T times with the same weight draws for every item;
  * - evaluate: top1, top5, recall, micro/macro F1 and the documents
  *   evaluated, with `accuracy` = top1 and the NLL of the MC-mean predictive;
@@ -51,9 +51,9 @@ import {
   step,
 } from "../../dsl/compose.ts";
 import { type ExperimentConfig, strategiesOf } from "../../dsl/experiment.ts";
-import { log1mexp, multiLabelMeanProbs, multiLabelMetrics } from "../../dsl/multilabel.ts";
-import { type LogProbs, meanPredictive } from "../../dsl/scores.ts";
-import { countNonFinite, nonFiniteWarning } from "../../dsl/score_check.ts";
+import { log1mexp, multiLabelMeanProbs, multiLabelMetrics } from "../algorithms/multilabel.ts";
+import { type LogProbs, meanPredictive } from "../algorithms/scores.ts";
+import { countNonFinite, nonFiniteWarning } from "../algorithms/score_check.ts";
 import { type Stage, type StageContext, stageError } from "../../dsl/stage.ts";
 import {
   type AcquireNeed,
@@ -76,18 +76,24 @@ import {
   type TextDatasetName,
   type TextEncoderSpec,
 } from "../../dsl/text.ts";
-import { floatArray, scoredCodec, splitCodec } from "../codecs.ts";
+import { floatArray, scoredCodec, splitCodec } from "./codecs.ts";
 import type { ChecksumPolicy } from "../data/mod.ts";
 import { loadReuters } from "../data/reuters.ts";
 import { loadTextTable } from "../data/text_table.ts";
 import { loadTrec } from "../data/trec.ts";
 import type { MultiLabelTextDataset, TextDataset } from "../data/types.ts";
-import { formatDuration } from "../progress.ts";
-import { deriveSeed, makeRng, shuffled } from "../rng.ts";
-import * as base from "../stages.ts";
-import { encodeFeatures, type HashedBags, hashTexts, pointLogProbs, trainEncoder } from "../text/encoder.ts";
-import { variantsOf } from "../variants.ts";
-import { fitVognHead, fitVognSigmoidHead, type VognHead, vognHeadLogProbs, vognSigmoidHeadLogProbs } from "../vogn.ts";
+import { formatDuration } from "../run/progress.ts";
+import { deriveSeed, makeRng, shuffled } from "../tensor/rng.ts";
+import * as base from "../tensor/stages.ts";
+import { encodeFeatures, type HashedBags, hashTexts, pointLogProbs, trainEncoder } from "../tensor/text_encoder.ts";
+import { variantsOf } from "./variants.ts";
+import {
+  fitVognHead,
+  fitVognSigmoidHead,
+  type VognHead,
+  vognHeadLogProbs,
+  vognSigmoidHeadLogProbs,
+} from "../tensor/vogn.ts";
 import {
   acquireStage,
   identityOf,

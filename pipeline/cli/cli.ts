@@ -1,0 +1,420 @@
+/**
+ * `deno task exp <experiment file> [flags]`: runs an experiment and writes
+ * its results under `results/<name>/` (or `--out`).
+ *
+ * @module
+ */
+import { dirname } from "node:path";
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs-core";
+import { atFullScale, type ExperimentConfig } from "../../dsl/experiment.ts";
+import * as E from "fp-ts/Either.js";
+import type { Experiment } from "../../dsl/compose.ts";
+import { openStore, type Store } from "../run/cache/mod.ts";
+import { hashModuleGraph } from "../run/cache/module_hash.ts";
+import { type BackendInfo, parseBackend, selectBackend } from "../tensor/backend.ts";
+import type { ChecksumPolicy } from "../data/mod.ts";
+import { interpret, type PlannedStep } from "../run/interpreter.ts";
+import { WASM_KERNEL_SET_VERSION, wasmGradKernelStatus } from "../tensor/kernels/mod.ts";
+import { presetExperiment } from "../packs/preset.ts";
+import { ConfigError, loadRunnable } from "./experiment_file.ts";
+import { formatDuration, makeProgress, type Progress } from "../run/progress.ts";
+import { reportHeader, reportOptions, writeReport } from "./report.ts";
+import { type RoundRecord, writeTextAtomic } from "../run/results.ts";
+import { exitWhenOrphaned } from "../run/parent_watch.ts";
+import { lockResultsDir, releaseHeldLocksSync } from "../run/results_lock.ts";
+
+const usage = `Usage: deno task exp <experiment.ts|.yaml> [flags]
+
+Flags:
+  --backend auto|tensorflow|wasm|webgpu|cpu   tensor backend (default auto)
+  --data-dir DIR     data sets directory (default: $DBAL_DATA, else ~/.cache/dbal/data)
+  --full             the paper's scale (the experiment's "full" settings)
+  --seeds 0,1,2      override the seeds
+  --rounds N         override the number of acquisition rounds
+  --out DIR          results directory (default results/<experiment name>)
+  --no-download      never download missing data
+  --cache-dir DIR    stage cache (default results/.cache)
+  --no-cache         neither read nor write the cache
+  --refresh STAGE    recompute this stage kind or name even when cached (repeatable)
+  --export NAME      run this named export of a TypeScript file instead of its default
+  --dry-run          print the plan with cache hit/miss per stage, run nothing
+  --help             this text`;
+
+/** Flags of the `exp` command. */
+export interface CliFlags {
+  readonly file: string;
+  readonly backend: string;
+  readonly dataDir?: string;
+  readonly full: boolean;
+  readonly seeds?: number[];
+  readonly rounds?: number;
+  readonly out?: string;
+  readonly download: boolean;
+  readonly cacheDir: string;
+  readonly noCache: boolean;
+  readonly refresh: readonly string[];
+  readonly dryRun: boolean;
+  /** The named export to run (default: the default export). */
+  readonly exportName?: string;
+  /** Checksums to enforce on data files (programmatic only; default the official ones). */
+  readonly checksums?: ChecksumPolicy;
+  /** Changes each experiment before it runs, after the other flags (programmatic only: tests shrink examples). */
+  readonly adjust?: (config: ExperimentConfig) => ExperimentConfig;
+}
+
+/**
+ * Parses command-line arguments.
+ *
+ * @param args the arguments after the task name
+ * @returns flags, or a message saying what is wrong
+ */
+export function parseCli(args: readonly string[]): CliFlags | string {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      options: {
+        "backend": { type: "string", default: "auto" },
+        "data-dir": { type: "string" },
+        "full": { type: "boolean", default: false },
+        "seeds": { type: "string" },
+        "rounds": { type: "string" },
+        "out": { type: "string" },
+        "no-download": { type: "boolean", default: false },
+        "cache-dir": { type: "string", default: "results/.cache" },
+        "no-cache": { type: "boolean", default: false },
+        "refresh": { type: "string", multiple: true, default: [] },
+        "dry-run": { type: "boolean", default: false },
+        "export": { type: "string" },
+        "help": { type: "boolean", default: false },
+      },
+    });
+  } catch (e) {
+    return (e as Error).message;
+  }
+  const v = parsed.values;
+  if (v.help) return usage;
+  if (parsed.positionals.length !== 1) return `expected one experiment file, got ${parsed.positionals.length}`;
+  const backend = parseBackend(v.backend ?? "auto");
+  if (backend.startsWith("--")) return backend;
+  let seeds: number[] | undefined;
+  if (v.seeds !== undefined) {
+    seeds = v.seeds.split(",").map((s) => Number(s.trim()));
+    if (seeds.some((s) => !Number.isInteger(s))) return `--seeds: expected integers like 0,1,2, got "${v.seeds}"`;
+  }
+  let rounds: number | undefined;
+  if (v.rounds !== undefined) {
+    rounds = Number(v.rounds);
+    if (!Number.isInteger(rounds) || rounds < 1) return `--rounds: expected an integer >= 1, got "${v.rounds}"`;
+  }
+  return {
+    file: parsed.positionals[0] as string,
+    backend,
+    full: v.full ?? false,
+    download: !(v["no-download"] ?? false),
+    cacheDir: v["cache-dir"] ?? "results/.cache",
+    noCache: v["no-cache"] ?? false,
+    refresh: v.refresh ?? [],
+    dryRun: v["dry-run"] ?? false,
+    ...(v["data-dir"] !== undefined ? { dataDir: v["data-dir"] } : {}),
+    ...(v.out !== undefined ? { out: v.out } : {}),
+    ...(v.export !== undefined ? { exportName: v.export } : {}),
+    ...(seeds ? { seeds } : {}),
+    ...(rounds ? { rounds } : {}),
+  };
+}
+
+/** The sha256 of the kernel modules (and what they import). */
+function kernelSourceHash(): Promise<string | undefined> {
+  return hashModuleGraph(new URL("../tensor/kernels/mod.ts", import.meta.url).href);
+}
+
+async function gitCommit(): Promise<string | null> {
+  try {
+    const out = await new Deno.Command("git", { args: ["rev-parse", "HEAD"], stderr: "null" }).output();
+    return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What a finished run returns. */
+export interface CliResult {
+  readonly outDir: string;
+  readonly records: RoundRecord[];
+  readonly executed: Record<string, number>;
+  readonly hits: Record<string, number>;
+}
+
+/** Prints every planned step with what the cache holds for it (to stdout). */
+function printPlan(name: string, dataKey: string, plan: readonly PlannedStep[]): void {
+  const why: Record<PlannedStep["status"], string> = {
+    "hit": "hit",
+    "miss": "miss (not in cache)",
+    "refresh": "refresh (--refresh)",
+    "no-cache": "miss (--no-cache)",
+    "uncached": "runs (not cached)",
+    "damaged": "miss (damaged entry: sizes do not match)",
+  };
+  const lines: string[] = [`plan of ${name} (data ${dataKey.slice(0, 12)}):`];
+  let run = "";
+  let i = 0;
+  for (const p of plan) {
+    if (p.run !== run) {
+      run = p.run;
+      i = 0;
+      lines.push(`run ${run}`);
+    }
+    lines.push(`  ${String(i++).padStart(3)} ${p.name.padEnd(30)} ${p.key.slice(0, 12)}  ${why[p.status]}`);
+  }
+  const hits = plan.filter((p) => p.status === "hit").length;
+  lines.push(`${hits} hit(s), ${plan.length - hits} to run`);
+  console.log(lines.join("\n"));
+}
+
+/**
+ * Runs the `exp` command.
+ *
+ * @param flags parsed flags
+ * @returns where results went and what ran
+ */
+export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> {
+  const runnable = await loadRunnable(flags.file, flags.exportName);
+  if (runnable.kind === "experiment") return await runConfig(runnable.config, flags, flags.out);
+  if (runnable.kind === "composed") return await runUserComposition(runnable.experiment, flags);
+  const base = flags.out ?? `results/${runnable.name}`;
+  const parts: { name: string; result: CliResult; seconds: number }[] = [];
+  for (const [i, config] of runnable.experiments.entries()) {
+    console.error(`[${runnable.name}] experiment ${i + 1}/${runnable.experiments.length}: ${config.name}`);
+    const t0 = performance.now();
+    const result = await runConfig(config, flags, `${base}/${config.name}`);
+    parts.push({ name: config.name, result, seconds: (performance.now() - t0) / 1000 });
+  }
+  if (flags.dryRun) return { outDir: "", records: [], executed: {}, hits: {} };
+  await writeReuseReport(base, runnable.name, runnable.description, parts, flags);
+  const sum = (key: "executed" | "hits") => {
+    const out: Record<string, number> = {};
+    for (const p of parts) for (const [k, n] of Object.entries(p.result[key])) out[k] = (out[k] ?? 0) + n;
+    return out;
+  };
+  return {
+    outDir: base,
+    records: parts.flatMap((p) => p.result.records),
+    executed: sum("executed"),
+    hits: sum("hits"),
+  };
+}
+
+const STAGE_ORDER = ["warm-start", "retrain", "fit-posterior", "evaluate", "score", "acquire", "pseudo-label"];
+
+/** Writes `reuse.md` and `reuse.json`: per experiment of a suite, the stages run and those restored from the cache. */
+async function writeReuseReport(
+  dir: string,
+  name: string,
+  description: string | undefined,
+  parts: readonly { name: string; result: CliResult; seconds: number }[],
+  flags: CliFlags,
+): Promise<void> {
+  const cell = (counts: Record<string, number>) =>
+    STAGE_ORDER.filter((k) => counts[k]).map((k) => `${k} ${counts[k]}`).join(", ") || "none";
+  const lines = [
+    `# ${name}`,
+    "",
+    ...(description ? [description, ""] : []),
+    `- command: \`deno task exp ${flags.file}${flags.full ? " --full" : ""}\``,
+    `- commit: ${await gitCommit()}`,
+    "",
+    "Stages each experiment ran and those it restored from the cache, in the order the suite runs them:",
+    "",
+    "| experiment | wall time | stages run | restored from cache | reused |",
+    "| --- | ---: | --- | --- | ---: |",
+    ...parts.map((p) => {
+      const ran = Object.values(p.result.executed).reduce((a, b) => a + b, 0);
+      const hit = Object.values(p.result.hits).reduce((a, b) => a + b, 0);
+      const share = ran + hit > 0 ? `${((100 * hit) / (ran + hit)).toFixed(0)}%` : "";
+      return `| [${p.name}](${p.name}/summary.md) | ${formatDuration(p.seconds)} | ${cell(p.result.executed)} | ${
+        cell(p.result.hits)
+      } | ${share} |`;
+    }),
+    "",
+  ];
+  await writeTextAtomic(`${dir}/reuse.md`, lines.join("\n"));
+  const json = parts.map((p) => ({
+    experiment: p.name,
+    seconds: p.seconds,
+    executed: p.result.executed,
+    restored: p.result.hits,
+  }));
+  await writeTextAtomic(`${dir}/reuse.json`, JSON.stringify(json, null, 2) + "\n");
+}
+
+/**
+ * Runs one decoded experiment.
+ *
+ * @param loaded the experiment
+ * @param flags the command's flags
+ * @param out results directory (default `results/<name>`)
+ * @returns where results went and what ran
+ */
+async function runConfig(loaded: ExperimentConfig, flags: CliFlags, out: string | undefined): Promise<CliResult> {
+  const started = new Date();
+  const t0 = performance.now();
+  let config: ExperimentConfig = loaded;
+  if (flags.full) config = atFullScale(config);
+  if (flags.seeds) config = { ...config, seeds: flags.seeds as ExperimentConfig["seeds"] };
+  if (flags.rounds) config = { ...config, rounds: flags.rounds as ExperimentConfig["rounds"] };
+  if (flags.adjust) config = flags.adjust(config);
+  const progress = makeProgress(config.name);
+
+  const backend = await selectBackend(flags.backend as Parameters<typeof selectBackend>[0]);
+  progress.line(`backend ${backend.name} (requested ${backend.requested}), ${backend.threads} thread(s)`);
+  for (const note of backend.notes) progress.line(`  skipped: ${note}`);
+
+  const store = flags.noCache
+    ? undefined
+    : await openStore(flags.cacheDir, { warn: (m) => progress.line(`WARNING ${m}`) });
+  const exported = flags.exportName ? ["--export", flags.exportName] : [];
+  const command = `deno task exp ${[flags.file, ...exported, ...(flags.full ? ["--full"] : [])].join(" ")}`;
+  // A preset's own data (`dataset: { folder: ... }`) is found relative to the experiment file.
+  const exp = presetExperiment(config, { baseDir: dirname(flags.file) });
+  return await runComposed(exp, flags, out, { progress, backend, store, started, t0, command });
+}
+
+/** Runs a composed experiment from a user's file (the `--full`, `--seeds`, `--rounds` flags reach its run builder). */
+async function runUserComposition(exp: Experiment, flags: CliFlags): Promise<CliResult> {
+  const started = new Date();
+  const t0 = performance.now();
+  const progress = makeProgress(exp.name);
+  const backend = await selectBackend(flags.backend as Parameters<typeof selectBackend>[0]);
+  progress.line(`backend ${backend.name} (requested ${backend.requested}), ${backend.threads} thread(s)`);
+  for (const note of backend.notes) progress.line(`  skipped: ${note}`);
+  const store = flags.noCache
+    ? undefined
+    : await openStore(flags.cacheDir, { warn: (m) => progress.line(`WARNING ${m}`) });
+  const command = `deno task exp ${[flags.file, ...(flags.full ? ["--full"] : [])].join(" ")}`;
+  return await runComposed(exp, flags, flags.out, { progress, backend, store, started, t0, command });
+}
+
+/** What {@link runComposed} needs from its caller. */
+interface RunContext {
+  readonly progress: Progress;
+  readonly backend: BackendInfo;
+  readonly store: Store | undefined;
+  readonly started: Date;
+  readonly t0: number;
+  readonly command: string;
+}
+
+/** The kernel set in use, for the keys of numeric stages. */
+async function kernelSet(backend: string): Promise<string> {
+  if (backend !== "wasm") return "stock";
+  const on = Object.entries(wasmGradKernelStatus()).filter(([, registered]) => registered).map(([name]) => name);
+  if (on.length === 0) return "stock";
+  // The version is bumped by hand when results move; the source hash catches edits nobody versioned.
+  const source = (await kernelSourceHash()) ?? `unhashable-${crypto.randomUUID()}`;
+  return `dbal-wasm-grad/${WASM_KERNEL_SET_VERSION}:${on.join("+")}/${source}`;
+}
+
+/**
+ * Interprets a composed experiment (a preset's or a user's): runs or
+ * restores every step, writes `rounds.jsonl`, `meta.json`, the summary and
+ * the plot, or, with `--dry-run`, prints the plan.
+ */
+async function runComposed<D>(
+  exp: Experiment<D>,
+  flags: CliFlags,
+  out: string | undefined,
+  ctx: RunContext,
+): Promise<CliResult> {
+  const { progress, backend, store } = ctx;
+  const outDir = out ?? `results/${exp.name}`;
+  // One run per folder: held until this function returns; a dry run writes nothing and takes none.
+  await using _lock = flags.dryRun
+    ? undefined
+    : await lockResultsDir(outDir, { onWarning: (m) => progress.line(`WARNING ${m}`) });
+  let partial: string | undefined;
+  const records: RoundRecord[] = [];
+  const result = await interpret(exp, {
+    progress,
+    env: { backend: backend.name, kernels: await kernelSet(backend.name) },
+    ...(store ? { store } : {}),
+    refresh: new Set(flags.refresh),
+    execute: !flags.dryRun,
+    scale: {
+      full: flags.full,
+      ...(flags.seeds ? { seeds: flags.seeds } : {}),
+      ...(flags.rounds ? { rounds: flags.rounds } : {}),
+    },
+    data: {
+      ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}),
+      download: flags.download,
+      ...(flags.checksums !== undefined ? { checksums: flags.checksums } : {}),
+    },
+    onRound: async (record) => {
+      if (partial === undefined) {
+        await Deno.mkdir(outDir, { recursive: true });
+        partial = `${outDir}/rounds.jsonl.partial`;
+        await Deno.writeTextFile(partial, "");
+      }
+      records.push(record);
+      await Deno.writeTextFile(partial, JSON.stringify(record) + "\n", { append: true });
+    },
+  })();
+  if (E.isLeft(result)) throw new Error(result.left.message, { cause: result.left.cause });
+  const { stats, dataKey, loaded } = result.right;
+  if (flags.dryRun) {
+    printPlan(exp.name, dataKey, result.right.plan);
+    return { outDir: "", records: [], executed: {}, hits: {} };
+  }
+  const wallSeconds = (performance.now() - ctx.t0) / 1000;
+  await Deno.mkdir(outDir, { recursive: true });
+  if (partial !== undefined) await Deno.rename(partial, `${outDir}/rounds.jsonl`);
+  else await writeTextAtomic(`${outDir}/rounds.jsonl`, "");
+  const meta = {
+    experiment: exp.name,
+    command: ctx.command,
+    argv: Deno.args,
+    backend: backend.name,
+    threads: backend.threads,
+    deno: Deno.version.deno,
+    commit: await gitCommit(),
+    started: ctx.started.toISOString(),
+    wallSeconds,
+    dataset: exp.load.stage.name.replace(/^load\//, ""),
+    contentHash: dataKey,
+    executed: stats.executed,
+    cacheHits: stats.hits,
+    stageSeconds: stats.seconds,
+    ...(exp.meta ?? {}),
+  };
+  await writeTextAtomic(`${outDir}/meta.json`, JSON.stringify(meta, null, 2) + "\n");
+  await writeReport(outDir, reportHeader(meta as Parameters<typeof reportHeader>[0], exp.name), reportOptions(meta));
+  progress.line(`done in ${formatDuration(wallSeconds)}; results in ${outDir}/`);
+  if (tf.memory().numTensors > 0) progress.line(`  (${tf.memory().numTensors} tensors still allocated)`);
+  const ran = Object.entries(stats.executed).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
+  const hit = Object.entries(stats.hits).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
+  progress.line(`stages executed: ${ran}; restored from cache: ${hit}`);
+  void loaded;
+  return { outDir, records, executed: stats.executed, hits: stats.hits };
+}
+
+if (import.meta.main) {
+  const flags = parseCli(Deno.args);
+  if (typeof flags === "string") {
+    console.error(flags === usage ? usage : `exp: ${flags}\n\n${usage}`);
+    Deno.exit(flags === usage ? 0 : 2);
+  }
+  exitWhenOrphaned({ cleanup: releaseHeldLocksSync }); // `deno task` killed: stop too, releasing the results lock
+  try {
+    await runExperimentCommand(flags);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      Deno.exit(2);
+    }
+    console.error(`exp: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}
