@@ -55,7 +55,6 @@ export {
   type ModelPack,
   netSpecModel,
   posteriorStage,
-  presetExperiment,
   pseudoLabelStage,
   type RetrainInput,
   retrainStage,
@@ -107,3 +106,4 @@ export {
   textTable,
   textWarmStartState,
 } from "./pipeline/packs/text.ts";
+export { presetExperiment } from "./pipeline/packs/preset.ts";
