@@ -21,8 +21,15 @@ export * from "./dsl/stage.ts";
 export * from "./dsl/codecs.ts";
 export * from "./dsl/strategy.ts";
 export type { LogProbs, ScoreFn } from "./pipeline/algorithms/scores.ts";
+export type { EmocOutput } from "./pipeline/algorithms/emoc.ts";
+export type { MultiLabelAggregate } from "./pipeline/algorithms/multilabel.ts";
 export type { TaskEither } from "fp-ts/TaskEither.js";
 export { definePosterior, type FitInput, type Posterior, type PosteriorImpl } from "./pipeline/tensor/posterior.ts";
+export type { LayerWeights, Net } from "./pipeline/tensor/net.ts";
+export type { Rng } from "./pipeline/tensor/rng.ts";
+export type { ImageArray } from "./pipeline/tensor/train.ts";
+export type { LabelledImages } from "./pipeline/tensor/stages.ts";
+export type { Entry, EntryInput, StoredArray, StoredArrayData } from "./pipeline/run/cache/mod.ts";
 export {
   composeExperiment,
   derive,
@@ -65,7 +72,7 @@ export {
   warmStartStage,
   warmStartState,
 } from "./pipeline/packs/images.ts";
-export { indicesCodec, jsonCodec, scoredCodec } from "./pipeline/packs/codecs.ts";
+export { type Codec, indicesCodec, jsonCodec, scoredCodec } from "./pipeline/packs/codecs.ts";
 export {
   imageFolder,
   type ImageFolderSourceOptions,
@@ -76,6 +83,7 @@ export {
 } from "./pipeline/packs/image_sources.ts";
 export {
   imageShape,
+  type LayersCheck,
   layersModel,
   type LayersModelPack,
   type LayersTrainOptions,

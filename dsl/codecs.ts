@@ -151,7 +151,15 @@ export function fieldsOf(codec: t.Any): readonly string[] | undefined {
 
 /** A codec that also rejects the fields its inner codec does not know (see {@link strictFields}). */
 export class StrictFieldsType<C extends t.Any> extends t.Type<t.TypeOf<C>, t.OutputOf<C>, unknown> {
+  /** Tells this codec apart from io-ts's own, as their `_tag`s do (e.g. "InterfaceType"). */
   readonly _tag = "StrictFieldsType" as const;
+  /**
+   * Wraps an object codec (prefer {@link strictFields}, which finds its fields).
+   *
+   * @param codec the object codec that checks the known fields
+   * @param fields the codec's field names, listed in messages
+   * @param also fields accepted besides, not listed in messages (e.g. a `_tag`)
+   */
   constructor(readonly codec: C, readonly fields: readonly string[], readonly also: readonly string[]) {
     const known = new Set([...fields, ...also]);
     // Fields named with a leading "_" (tags) are the library's, not the user's: not listed.

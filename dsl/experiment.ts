@@ -422,6 +422,13 @@ function checkConsistency(c: ExperimentConfig): string[] {
 export function experiment(config: ExperimentInput & { readonly model: NetSpec }): ExperimentInput & {
   readonly model: NetSpec;
 };
+/**
+ * Declares an experiment of any model (e.g. a text encoder): the value as
+ * written, typed as {@link ExperimentInput}.
+ *
+ * @param config the experiment
+ * @returns the same value, typed
+ */
 export function experiment(config: ExperimentInput): ExperimentInput;
 export function experiment(config: ExperimentInput): ExperimentInput {
   return config;
@@ -433,9 +440,13 @@ export function experiment(config: ExperimentInput): ExperimentInput {
  * stages each one reused.
  */
 export interface Suite {
+  /** Marks a suite, so the runner tells a suite file's export from a single experiment's. */
   readonly _tag: "suite";
+  /** Names the results folder `results/<suite>/`: letters, digits, '.', '_' or '-'. */
   readonly name: string;
+  /** Shown at the top of the suite's `reuse.md` report. */
   readonly description?: string;
+  /** The experiments, run in this order over one cache; each needs its own name. */
   readonly experiments: readonly ExperimentInput[];
 }
 
@@ -481,8 +492,11 @@ export function strategiesOf(config: ExperimentConfig): Strategy[] {
 
 /** What an image experiment has that a text one has not (see {@link imagePartsOf}). */
 export interface ImageParts {
+  /** The net each round trains. */
   readonly model: NetSpec;
+  /** How each round's net is trained. */
   readonly train: TrainConfig;
+  /** Labelled items per class before the first round (the balanced warm start). */
   readonly initialPerClass: number;
 }
 
@@ -506,6 +520,7 @@ export function imagePartsOf(config: ExperimentConfig): ImageParts {
 export interface Variant {
   /** `path=value` pairs joined by commas; "" when there is no grid. */
   readonly label: string;
+  /** The experiment with this point's values set, decoded again (its `grid` left out). */
   readonly config: ExperimentConfig;
 }
 

@@ -54,7 +54,7 @@ import {
 } from "../pipeline/algorithms/scores.ts";
 
 /** Identity of a strategy part: what its cache key is made of. */
-interface PartIdentity {
+export interface PartIdentity {
   /** Letters, digits, '.', '_' or '-'; part of stage names such as "score/bald". */
   readonly name: string;
   /** Bump by hand when the part's maths changes (its code is hashed too). */
@@ -89,9 +89,11 @@ function builtFrom<P extends PartIdentity>(source: PartSource, part: P): P {
 
 /** A score: one number per pool item from a chunk of sampled predictions. */
 export interface ScoreDef extends PartIdentity {
+  /** Marks a built score, as opposed to its YAML form (a name or `{ name, ...params }`). */
   readonly _tag: "score";
   /** False for scores that ignore the predictions (random): the posterior is then not sampled. */
   readonly usesPredictions: boolean;
+  /** Maps a chunk's log-probabilities [N, T, C] to one score per item (higher: more worth labelling). */
   readonly fn: ScoreFn;
 }
 
@@ -103,6 +105,7 @@ export interface PosteriorCode {
 
 /** How a posterior is sampled: built in (known by name) or brought by the user (`impl`). */
 export interface PosteriorDef extends PartIdentity {
+  /** Marks a built posterior, as opposed to its YAML form (a name or `{ name, ...params }`). */
   readonly _tag: "posterior";
   /** T: samples per item. */
   readonly samples: number;
@@ -113,16 +116,16 @@ export interface PosteriorDef extends PartIdentity {
   readonly nets?: number;
   /** True when sample t of every item comes from the same weights (joint samples, as BatchBALD needs). */
   readonly consistent?: boolean;
-  /** The tensor code of a user-defined posterior; absent for built-ins. */
   /**
    * A user posterior's tensor code (a `PosteriorImpl`, see `definePosterior`
-   * in `pipeline/tensor/posterior.ts`): opaque here, since `dsl/` knows no tensor types.
+   * in `pipeline/tensor/posterior.ts`): opaque here, since `dsl/` knows no tensor types. Absent for built-ins.
    */
   readonly impl?: PosteriorCode;
 }
 
 /** A row-major matrix of per-item vectors. */
 export interface Rows {
+  /** The vectors, one after another: row i is `data[i * d]` to `data[(i + 1) * d - 1]`. */
   readonly data: Float32Array;
   /** Columns (the vector length). */
   readonly d: number;
@@ -132,6 +135,7 @@ export interface Rows {
 export interface ScoredCandidates {
   /** Pool items (train-set indices), one per score. */
   readonly candidates: readonly number[];
+  /** The strategy's score of each candidate, in the order of `candidates` (higher: more worth labelling). */
   readonly scores: Float64Array;
   /** The posterior samples of the candidates, [N, T, C] (when the rule asks for "logProbs"). */
   readonly logProbs?: LogProbs;
@@ -155,6 +159,7 @@ export type AcquireNeed = "logProbs" | "meanProbs" | "embeddings" | "labelledEmb
 
 /** Services an acquisition rule may use. */
 export interface SelectContext {
+  /** Prints a warning (the score stage's, shown on stderr by the runner), e.g. fewer candidates than the batch. */
   readonly warn: (message: string) => void;
   /** Seeded uniform numbers in [0, 1). */
   readonly rand: () => number;
@@ -165,9 +170,11 @@ export type SelectFn = (scored: ScoredCandidates, ctx: SelectContext) => number[
 
 /** An acquisition rule: how many items per round and which. */
 export interface AcquireDef extends PartIdentity {
+  /** Marks a built acquisition rule, as opposed to its YAML form (`{ name, ...params }`). */
   readonly _tag: "acquire";
   /** Items acquired per round (at most). */
   readonly size: number;
+  /** Picks the round's items from the scored candidates, best first (see {@link SelectFn}). */
   readonly select: SelectFn;
   /** Data the rule reads besides the scores (kept by the score stage). */
   readonly needs?: readonly AcquireNeed[];
@@ -177,11 +184,15 @@ export interface AcquireDef extends PartIdentity {
 
 /** A complete acquisition strategy. */
 export interface Strategy {
+  /** Marks a strategy built with {@link strategy}, as opposed to its YAML form. */
   readonly _tag: "strategy";
   /** Unique within an experiment; names the curve in results. */
   readonly name: string;
+  /** How predictions are sampled: the nets trained per round and the T samples per item. */
   readonly posterior: PosteriorDef;
+  /** How much each pool item is worth labelling, from the posterior's samples. */
   readonly score: ScoreDef;
+  /** Which scored items are sent to the oracle, and how many per round. */
   readonly acquire: AcquireDef;
   /** Optional pseudo-labels for the next round's training (CEAL). */
   readonly pseudoLabel?: PseudoLabelDef;
@@ -241,10 +252,10 @@ export function defineAcquire(def: {
   };
 }
 
-/** A built-in score: {@link defineScore}, remembering its YAML form. */
 /** Built-in parts declare their version: bump it by hand when the part's maths changes. */
 type Versioned<D> = D & { readonly version: number };
 
+/** A built-in score: {@link defineScore}, remembering its YAML form. */
 function builtinScore(source: PartSource, def: Versioned<Parameters<typeof defineScore>[0]>): ScoreDef {
   return builtFrom(source, defineScore(def));
 }
@@ -578,6 +589,7 @@ export interface DiscriminativeRuleOptions {
   readonly hidden?: readonly number[];
   /** Training epochs per mini-query (default 10). */
   readonly epochs?: number;
+  /** Adam step size of the classifier (default 0.001). */
   readonly learningRate?: number;
 }
 
@@ -623,6 +635,7 @@ export interface LearningLossRuleOptions {
   readonly hidden?: readonly number[];
   /** Training epochs of the head (default 50). */
   readonly epochs?: number;
+  /** Adam step size of the head (default 0.001). */
   readonly learningRate?: number;
   /** ξ of the margin ranking loss (default 1, the paper's). */
   readonly margin?: number;
@@ -684,7 +697,9 @@ export interface PseudoLabelInput {
 
 /** Pool items with the labels the model gives them; they train the next round's nets only. */
 export interface PseudoLabels {
+  /** Pool items (train-set indices) to pseudo-label. */
   readonly indices: number[];
+  /** The class given to each item, in the order of `indices`. */
   readonly labels: number[];
 }
 
@@ -695,7 +710,9 @@ export interface PseudoLabels {
  * and are chosen afresh every round.
  */
 export interface PseudoLabelDef extends PartIdentity {
+  /** Marks a built pseudo-labelling part, as opposed to its YAML form (a name or `{ name, ...params }`). */
   readonly _tag: "pseudo-label";
+  /** Picks the pool items the model is sure of, with their predicted classes (called after each acquisition). */
   readonly select: (input: PseudoLabelInput) => PseudoLabels;
 }
 

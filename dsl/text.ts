@@ -147,12 +147,19 @@ const categoricalNeeds: readonly AcquireNeed[] = ["logProbs", "meanProbs", "labe
 
 /** The fields of the preset record the text rules look at. */
 export interface TextRecordView {
+  /** The text data set: a built-in name or a user's table; it says whether the data are multi-label. */
   readonly dataset: TextDatasetConfig;
+  /** The record's model, decoded or not: it must be a text encoder. */
   readonly model: unknown;
+  /** Image training settings: must be absent (the encoder has its own epochs, batch size and rate). */
   readonly train?: unknown;
+  /** Per-class warm start: single-label data only, instead of `initialLabelled`. */
   readonly initialPerClass?: number;
+  /** Random documents labelled before the first round, instead of `initialPerClass`. */
   readonly initialLabelled?: number;
+  /** The MC-dropout shorthand: must be empty (the encoder has no dropout to sample). */
   readonly acquisitions?: readonly string[];
+  /** The strategies, checked against the text pack's posteriors and the data's labels. */
   readonly strategies?: readonly Strategy[];
 }
 

@@ -10,9 +10,13 @@
 
 /** A chunk of log-probabilities, row-major [N, T, C]. */
 export interface LogProbs {
+  /** The values: `data[(i * t + s) * c + k]` is log p(class k | item i, sample s), -Infinity for a probability of 0. */
   readonly data: Float32Array;
+  /** N: items in the chunk. */
   readonly n: number;
+  /** T: posterior samples per item. */
   readonly t: number;
+  /** C: classes (for the multi-label scores, labels, each entry the log-probability that the label is on). */
   readonly c: number;
 }
 

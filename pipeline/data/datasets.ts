@@ -16,11 +16,18 @@ export interface DatasetOptions {
   readonly log: (msg: string) => void;
 }
 
-/** An image data set ready for active learning. */
+/**
+ * An image data set split for active learning (train and test images, classes, the content hash): the
+ * `ImageData` that the image pack's load stages give and its other stages read.
+ */
 export interface LoadedImages {
+  /** The train split: the labelled set and the pool are indices into it. */
   readonly train: LabelledImages;
+  /** The test split, which the evaluate stage reads. */
   readonly test: LabelledImages;
+  /** C: number of classes; labels are 0..C-1. */
   readonly classes: number;
+  /** Class names, indexed by label. */
   readonly labelNames: readonly string[];
   /** sha256 of the files read: the root of every cache key. */
   readonly contentHash: string;

@@ -10,6 +10,7 @@ import type { Scored } from "../tensor/stages.ts";
 
 /** How a stage's output is stored in and restored from the cache (a stage's `codec`). */
 export interface Codec<I, O> {
+  /** Turns the output into a cache entry: JSON and named typed arrays. */
   readonly encode: (out: O) => Promise<EntryInput> | EntryInput;
   /** Rebuilds the output; gets the stage's input, e.g. to reattach a net. */
   readonly decode: (entry: Entry, input: () => I) => O;

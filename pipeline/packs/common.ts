@@ -13,6 +13,7 @@ import type { Stage } from "../../dsl/stage.ts";
 import type { AcquireDef, PseudoLabelDef, PseudoLabels } from "../../dsl/strategy.ts";
 import { indicesCodec, pseudoCodec } from "./codecs.ts";
 import * as base from "../tensor/stages.ts";
+import type { Scored } from "../tensor/stages.ts";
 
 /** The labelled items and the pool (train-set indices; the pool ascending). */
 export interface LabelledSet {
@@ -22,8 +23,8 @@ export interface LabelledSet {
   readonly pool: readonly number[];
 }
 
-/** Scored pool candidates (what acquisition rules pick from). */
-export type Scored = base.Scored;
+// Scored pool candidates (what acquisition rules pick from): the score stage's output, documented in stages.ts.
+export type { Scored };
 
 /**
  * The identity of a tensor stage (its name, version, params, code), without its input-specific parts.

@@ -43,7 +43,7 @@ import type { AcquireNeed, PosteriorDef, PseudoLabels, ScoreDef, Strategy } from
 import { describeStrategy } from "../../dsl/strategy.ts";
 import { jsonCodec, scoredCodec, splitCodec } from "./codecs.ts";
 import type { ChecksumPolicy } from "../data/mod.ts";
-import { type LoadedImages, loadImageDataset } from "../data/datasets.ts";
+import { type LoadedImages as ImageData, loadImageDataset } from "../data/datasets.ts";
 import { cloneNet, disposeNet, type Net, netFromArrays, netToArrays, netVariables } from "../tensor/net.ts";
 import { type FitInput, type Posterior, posteriorImpl } from "../tensor/posterior.ts";
 import { deriveSeed } from "../tensor/rng.ts";
@@ -63,13 +63,16 @@ import {
 export { acquireStage, type LabelledSet, labelledSetStage, pseudoLabelStage, type Scored } from "./common.ts";
 import { checkPresetModels, presetImages } from "./image_sources.ts";
 
-/** An image data set split for active learning (train and test images, classes, the content hash). */
-export type ImageData = LoadedImages;
+// The data set every image stage reads: `LoadedImages` of pipeline/data/datasets.ts, documented there.
+export type { ImageData };
 
 /** A trained net and how its training went. */
 export interface TrainedNet {
+  /** The trained net: its spec and weights (the runner frees them once no step needs the net). */
   readonly net: Net;
+  /** Training throughput: images processed per second, over all epochs. */
   readonly imagesPerSecond: number;
+  /** Mean minibatch loss of the last epoch (NaN when no epoch ran, or a non-finite loss restored from the cache). */
   readonly loss: number;
 }
 
@@ -210,7 +213,13 @@ function fitInput({ data, labelled, nets }: PosteriorInput): Omit<FitInput, "see
  * @param seed seeds anything the fit draws
  * @returns the stage
  */
-export function posteriorStage(def: PosteriorDef, seed: number): Stage<PosteriorInput, Posterior> {
+export function posteriorStage(
+  def: PosteriorDef,
+  seed: number,
+): Stage<
+  { readonly data: ImageData; readonly labelled: LabelledSet; readonly nets: readonly TrainedNet[] },
+  Posterior
+> {
   const inner = base.fitPosterior(def, seed);
   const impl = posteriorImpl(def);
   const { save, load } = impl;
@@ -290,10 +299,13 @@ export function scoreStage(
 
 /** What a retrain stage of a model pack reads. */
 export interface RetrainInput<T> {
+  /** The data set: the labelled and pseudo-labelled items index its train split. */
   readonly data: ImageData;
+  /** The labelled set: the model trains on its `labelled` items. */
   readonly labelled: LabelledSet;
   /** Last round's trained model, to continue from (`init: "previous"`). */
   readonly from?: T;
+  /** Pseudo-labels made last round (CEAL): pool items trained on with the model's labels, this round only. */
   readonly pseudo?: PseudoLabels;
 }
 
@@ -381,19 +393,27 @@ export interface ImageState<T = TrainedNet> {
 
 /** What the standard round's hook between score and acquire receives. */
 export interface ScoredContext {
+  /** The load step: the data set. */
   readonly data: Step<ImageData>;
+  /** This round's labelled set and pool (the candidates come from the pool). */
   readonly labelled: Step<LabelledSet>;
+  /** The posterior the candidates were scored under. */
   readonly posterior: Step<Posterior>;
+  /** The round: 0 for the first (trained on the warm start). */
   readonly round: number;
 }
 
 /** The parts of the standard image round. */
 export interface ImageRoundParts<T> {
+  /** The load step: the data set every stage of the round reads. */
   readonly data: Step<ImageData>;
   /** How models are trained and wrapped in posteriors (e.g. `netSpecModel(spec, train)`). */
   readonly model: ModelPack<T>;
+  /** The posterior, score and acquisition rule of the round (and its pseudo-labelling, if any). */
   readonly strategy: Strategy;
+  /** The run's seed: each stage's seed is derived from it, the stage and the round. */
   readonly seed: number;
+  /** Number of classes of the data set (for the model pack's check and pseudo-labelling). */
   readonly classes: number;
   /** Pool items scored per round (0: all). */
   readonly poolSubset: number;

@@ -21,14 +21,19 @@ import { deriveSeed, makeRng, type Rng } from "./rng.ts";
  * untransformed stds (std = softplus(rho)), with the same shapes.
  */
 export interface LayerWeights {
+  /** The kernel: [k, k, input channels, filters] for conv2d (k the spec's `kernel`), [inputs, units] for dense. */
   readonly kernel: tf.Variable;
+  /** The bias, one per filter or unit. */
   readonly bias: tf.Variable;
+  /** A Gaussian layer's untransformed stds of the kernel and bias (std = softplus(rho)); absent otherwise. */
   readonly rho?: { readonly kernel: tf.Variable; readonly bias: tf.Variable };
 }
 
 /** A net: its spec and its trainable weights, one entry per layer (null for parameter-free layers). */
 export interface Net {
+  /** The architecture, decoded. */
   readonly spec: NetSpec;
+  /** The weights of each layer of `spec.layers`, in order; null for max pool, dropout and flatten. */
   readonly weights: readonly (LayerWeights | null)[];
 }
 

@@ -41,8 +41,11 @@ export interface FitInput {
   readonly net: Net;
   /** Every net trained this round for the posterior: `PosteriorDef.nets` of them (1 unless an ensemble). */
   readonly members: readonly Net[];
+  /** The train split: images [N, H, W, C] as bytes and a label per image (`y`), pool items included. */
   readonly images: ImageArray & { readonly y: Int32Array };
+  /** The labelled items (indices into `images`) the nets were trained on. */
   readonly labelled: readonly number[];
+  /** C: number of classes. */
   readonly classes: number;
   /** Seeds anything the fit draws. */
   readonly seed: number;
@@ -53,8 +56,11 @@ export interface FitInput {
  * without them the fit runs every time (fine when it only wraps the net).
  */
 export interface PosteriorImpl {
+  /** Fits the posterior around the round's net(s), e.g. a head on their features; `ctx` reports progress. */
   fit(input: FitInput, ctx: StageContext): Promise<Posterior>;
+  /** Turns a posterior `fit` returned into a cache entry: JSON and named typed arrays. */
   save?(posterior: Posterior): Promise<EntryInput> | EntryInput;
+  /** Rebuilds a saved posterior from its cache entry and the same round's fit input (its nets). */
   load?(entry: Entry, input: FitInput): Posterior;
 }
 

@@ -33,6 +33,7 @@ export const CHUNK = 256;
 
 /** Labelled images of one split. */
 export interface LabelledImages extends ImageArray {
+  /** The class of each image, [N]. */
   readonly y: Int32Array;
 }
 
@@ -172,6 +173,7 @@ function sourceOf(impl: object): string {
 
 /** What a score stage returns: the pool items it scored, their scores, and what the acquire rule asked to keep. */
 export interface Scored extends ScoredCandidates {
+  /** Pool items (train-set indices), one per score. */
   readonly candidates: number[];
 }
 

@@ -11,7 +11,9 @@ import { makeRng, shuffled } from "./rng.ts";
 
 /** Images stored as bytes, NHWC. */
 export interface ImageArray {
+  /** The pixels, integers 0..255, row-major [N, H, W, C]. */
   readonly x: Uint8Array;
+  /** [N, H, W, C]: images, height, width, channels. */
   readonly shape: readonly [number, number, number, number];
 }
 
