@@ -387,6 +387,7 @@ async function runComposed<D>(
     executed: stats.executed,
     cacheHits: stats.hits,
     stageSeconds: stats.seconds,
+    ...(exp.description !== undefined ? { description: exp.description } : {}),
     ...(exp.meta ?? {}),
   };
   await writeTextAtomic(`${outDir}/meta.json`, JSON.stringify(meta, null, 2) + "\n");

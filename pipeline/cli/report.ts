@@ -22,13 +22,18 @@ export function reportHeader(meta: Record<string, unknown> | undefined, name: st
   return [
     `# ${name}`,
     "",
-    String(config.description ?? ""),
+    String(config.description ?? meta.description ?? ""),
     "",
     `- command: \`${meta.command}\``,
     `- backend: ${meta.backend}, ${meta.threads} thread(s); wall time ${formatDuration(Number(meta.wallSeconds))}`,
     `- commit: ${meta.commit ?? "unknown"}; started ${meta.started}`,
-    `- pool subset ${config.poolSubset || "all"}, test items ${config.testSubset || "all"}, ` +
-    `${train.epochs} epochs per round`,
+    // A composed experiment has no preset record: its sizes are in its file.
+    ...(meta.config
+      ? [
+        `- pool subset ${config.poolSubset || "all"}, test items ${config.testSubset || "all"}, ` +
+        `${train.epochs} epochs per round`,
+      ]
+      : [`- composed experiment: its stages and sizes are in \`${String(meta.command).split(" ")[3] ?? "its file"}\``]),
     ...(Array.isArray(meta.strategies) ? meta.strategies.map((s) => `- strategy ${s}`) : []),
     "",
     "![learning curve](learning-curve.svg)",
