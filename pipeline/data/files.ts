@@ -463,7 +463,8 @@ export async function fetchDatasetFiles(
     await downloadMissing(spec, choice, missing, opts);
   }
   const policy = opts.checksums ?? "official";
-  const files = await Promise.all(
+  // Every file is read and checked; the first bad one in the spec's order is reported, whatever finished first.
+  const settled = await Promise.allSettled(
     spec.files.map(async (file): Promise<LoadedFile> => {
       const absPath = joinPath(choice.dir, file.path);
       const data = await Deno.readFile(absPath);
@@ -479,6 +480,9 @@ export async function fetchDatasetFiles(
       return { path: file.path, absPath, data, sha256: check.sha256 };
     }),
   );
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+  const files = settled.map((r) => (r as PromiseFulfilledResult<LoadedFile>).value);
   return { dataDir: choice.dir, files };
 }
 
