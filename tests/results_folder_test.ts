@@ -28,6 +28,7 @@ Deno.test({
           `${dir}/out`,
           "--cache-dir",
           cache,
+          ...more,
         ],
         env: { DBAL_WASM_THREADS: "1", NO_COLOR: "1" },
         stdout: "null",
