@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Experiment } from "./compose.ts";
 import * as E from "fp-ts/Either.js";
 import { pipe } from "fp-ts/function.js";
 import * as t from "io-ts";
@@ -446,8 +447,8 @@ export interface Suite {
   readonly name: string;
   /** Shown at the top of the suite's `reuse.md` report. */
   readonly description?: string;
-  /** The experiments, run in this order over one cache; each needs its own name. */
-  readonly experiments: readonly ExperimentInput[];
+  /** The experiments (preset records or composed experiments), run in this order over one cache; each needs its own name. */
+  readonly experiments: readonly (ExperimentInput | Experiment)[];
 }
 
 /**

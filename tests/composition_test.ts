@@ -233,3 +233,45 @@ Deno.test("a preset record and the composition it stands for plan the same cache
     assertEquals(fromComposition, fromPreset);
   });
 });
+
+/** A suite of a preset record and the composition it stands for: the second restores everything from the first. */
+const mixedSuite = `
+import { bald, builtinImages, composeExperiment, experiment, imageRound, loop, mcDropout, netSpecModel, source,
+  strategy, suite, topK, warmStartState } from "${url("mod.ts")}";
+import tiny from "${url("tests/tiny_mnist.ts")}";
+
+const parts = strategy({ posterior: mcDropout({ samples: 5 }), score: bald, acquire: topK(10) });
+const { acquisitions: _a, acquireSize: _s, mcSamples: _m, ...base } = tiny;
+export default suite({
+  name: "mixed",
+  experiments: [
+    experiment({ ...base, name: "as-record", strategies: [parts] }),
+    composeExperiment({
+      name: "as-composition",
+      load: source(builtinImages("mnist")),
+      runs: ({ data, value }) => [loop({
+        label: { curve: parts.name, seed: 0 },
+        start: warmStartState(data, 2, value.classes, 0),
+        round: imageRound({ data, model: netSpecModel(tiny.model, tiny.train), strategy: parts, seed: 0,
+          classes: value.classes, poolSubset: tiny.poolSubset, testSubset: tiny.testSubset }),
+        rounds: tiny.rounds,
+      })],
+    }),
+  ],
+});
+`;
+
+Deno.test("a suite holds preset records and composed experiments; the composition reuses the record's stages", async () => {
+  await withTinyMnist(async (dir, run) => {
+    await Deno.writeTextFile(`${dir}/mixed.ts`, mixedSuite);
+    const result = await run(`${dir}/mixed.ts`, "mixed");
+    const records = result.records;
+    const asRecord = records.filter((r) => r.experiment === "as-record");
+    const asComposition = records.filter((r) => r.experiment === "as-composition");
+    assertEquals(asRecord.length, 3);
+    assertEquals(asComposition.map((r) => [r.accuracy, r.acquired]), asRecord.map((r) => [r.accuracy, r.acquired]));
+    const reuse = JSON.parse(await Deno.readTextFile(`${dir}/mixed/reuse.json`));
+    assertEquals(reuse[1].experiment, "as-composition");
+    assertEquals(reuse[1].executed, {});
+  });
+});

@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { atFullScale, type ExperimentConfig } from "../../dsl/experiment.ts";
 import * as E from "fp-ts/Either.js";
-import type { Experiment } from "../../dsl/compose.ts";
+import { type Experiment, isExperiment } from "../../dsl/compose.ts";
 import { openStore, type Store } from "../run/cache/mod.ts";
 import { hashModuleGraph } from "../run/cache/module_hash.ts";
 import { type BackendInfo, parseBackend, selectBackend } from "../tensor/backend.ts";
@@ -189,7 +189,9 @@ export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> 
   for (const [i, config] of runnable.experiments.entries()) {
     console.error(`[${runnable.name}] experiment ${i + 1}/${runnable.experiments.length}: ${config.name}`);
     const t0 = performance.now();
-    const result = await runConfig(config, flags, `${base}/${config.name}`);
+    const result = isExperiment(config)
+      ? await runUserComposition(config, { ...flags, out: `${base}/${config.name}` })
+      : await runConfig(config, flags, `${base}/${config.name}`);
     parts.push({ name: config.name, result, seconds: (performance.now() - t0) / 1000 });
   }
   if (flags.dryRun) return { outDir: "", records: [], executed: {}, hits: {} };

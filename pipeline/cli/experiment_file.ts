@@ -17,7 +17,7 @@ export type Runnable =
     readonly kind: "suite";
     readonly name: string;
     readonly description?: string;
-    readonly experiments: readonly ExperimentConfig[];
+    readonly experiments: readonly (ExperimentConfig | Experiment)[];
   };
 
 /** A config file that could not be read or decoded. */
@@ -160,8 +160,12 @@ export async function loadRunnable(file: string, exportName = "default"): Promis
     }
     const list = Array.isArray(value.experiments) ? value.experiments : [];
     if (list.length === 0) problems.push("experiments: expected at least one experiment");
-    const configs: ExperimentConfig[] = [];
+    const configs: (ExperimentConfig | Experiment)[] = [];
     list.forEach((x, i) => {
+      if (isExperiment(x)) {
+        configs.push(x);
+        return;
+      }
       const d = decodeOne(x, `experiments.${i}.`);
       if (E.isLeft(d)) problems.push(...d.left);
       else configs.push(d.right);
