@@ -20,7 +20,7 @@ import { presetExperiment } from "../packs/preset.ts";
 import { ConfigError, loadRunnable } from "./experiment_file.ts";
 import { formatDuration, makeProgress, type Progress } from "../run/progress.ts";
 import { reportHeader, reportOptions, writeReport } from "./report.ts";
-import { type RoundRecord, writeTextAtomic } from "../run/results.ts";
+import { readRounds, type RoundRecord, writeTextAtomic } from "../run/results.ts";
 import { exitWhenOrphaned } from "../run/parent_watch.ts";
 import { lockResultsDir, releaseHeldLocksSync } from "../run/results_lock.ts";
 
@@ -39,6 +39,9 @@ Flags:
   --refresh STAGE    recompute this stage kind or name even when cached (repeatable)
   --export NAME      run this named export of a TypeScript file instead of its default
   --dry-run          print the plan with cache hit/miss per stage, run nothing
+  --workers N        run the experiment's runs in N worker processes on this machine (one wasm thread each
+                     unless DBAL_WASM_THREADS is set), sharing the cache; results are the same as with 1
+  --shard K/N        run only runs K, K+N, K+2N, ... (what each worker does)
   --help             this text`;
 
 /** Flags of the `exp` command. */
@@ -55,6 +58,10 @@ export interface CliFlags {
   readonly noCache: boolean;
   readonly refresh: readonly string[];
   readonly dryRun: boolean;
+  /** Worker processes for the runs (`--workers`; 1: this process). */
+  readonly workers?: number;
+  /** Run only the runs i with i % count === index (`--shard K/N`). */
+  readonly shard?: { readonly index: number; readonly count: number };
   /** The named export to run (default: the default export). */
   readonly exportName?: string;
   /** Checksums to enforce on data files (programmatic only; default the official ones). */
@@ -87,6 +94,8 @@ export function parseCli(args: readonly string[]): CliFlags | string {
         "no-cache": { type: "boolean", default: false },
         "refresh": { type: "string", multiple: true, default: [] },
         "dry-run": { type: "boolean", default: false },
+        "workers": { type: "string" },
+        "shard": { type: "string" },
         "export": { type: "string" },
         "help": { type: "boolean", default: false },
       },
@@ -109,6 +118,18 @@ export function parseCli(args: readonly string[]): CliFlags | string {
     rounds = Number(v.rounds);
     if (!Number.isInteger(rounds) || rounds < 1) return `--rounds: expected an integer >= 1, got "${v.rounds}"`;
   }
+  let workers: number | undefined;
+  if (v.workers !== undefined) {
+    workers = Number(v.workers);
+    if (!Number.isInteger(workers) || workers < 1) return `--workers: expected an integer >= 1, got "${v.workers}"`;
+  }
+  let shard: { index: number; count: number } | undefined;
+  if (v.shard !== undefined) {
+    const m = v.shard.match(/^(\d+)\/(\d+)$/);
+    const index = Number(m?.[1]), count = Number(m?.[2]);
+    if (!m || count < 1 || index >= count) return `--shard: expected K/N with 0 <= K < N, got "${v.shard}"`;
+    shard = { index, count };
+  }
   return {
     file: parsed.positionals[0] as string,
     backend,
@@ -123,6 +144,8 @@ export function parseCli(args: readonly string[]): CliFlags | string {
     ...(v.export !== undefined ? { exportName: v.export } : {}),
     ...(seeds ? { seeds } : {}),
     ...(rounds ? { rounds } : {}),
+    ...(workers ? { workers } : {}),
+    ...(shard ? { shard } : {}),
   };
 }
 
@@ -299,6 +322,105 @@ async function runUserComposition(exp: Experiment, flags: CliFlags): Promise<Cli
   return await runComposed(exp, flags, flags.out, { progress, backend, store, started, t0, command });
 }
 
+/** The command-line arguments a worker gets: the parent's, less `--workers` and `--out`, plus its shard. */
+function workerArgs(flags: CliFlags, index: number, count: number, out: string): string[] {
+  return [
+    flags.file,
+    "--backend",
+    flags.backend,
+    "--cache-dir",
+    flags.cacheDir,
+    "--out",
+    out,
+    "--shard",
+    `${index}/${count}`,
+    ...(flags.noCache ? ["--no-cache"] : []),
+    ...(flags.full ? ["--full"] : []),
+    ...(flags.download ? [] : ["--no-download"]),
+    ...(flags.dataDir !== undefined ? ["--data-dir", flags.dataDir] : []),
+    ...(flags.exportName !== undefined ? ["--export", flags.exportName] : []),
+    ...(flags.seeds ? ["--seeds", flags.seeds.join(",")] : []),
+    ...(flags.rounds ? ["--rounds", String(flags.rounds)] : []),
+    ...flags.refresh.flatMap((r) => ["--refresh", r]),
+  ];
+}
+
+/**
+ * `--workers N`: runs the experiment's runs in N worker processes (`--shard
+ * k/N` each, into `<out>/.shards/k`), all on one cache, then writes the
+ * results folder from theirs: the records in the order one process would
+ * have written them, so the results are the same whatever ran them.
+ */
+async function runWorkers(name: string, flags: CliFlags, outDir: string, ctx: RunContext): Promise<CliResult> {
+  if (flags.adjust || flags.checksums) throw new Error("--workers: not available with programmatic flags");
+  const count = flags.workers ?? 1;
+  const shards = `${outDir}/.shards`;
+  await Deno.remove(shards, { recursive: true }).catch(() => {});
+  ctx.progress.line(`${count} workers, each on one shard of the runs, sharing the cache ${flags.cacheDir}`);
+  const env = Deno.env.get("DBAL_WASM_THREADS") === undefined ? { DBAL_WASM_THREADS: "1" } : {};
+  const children = Array.from({ length: count }, (_, k) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./cli.ts", import.meta.url).pathname,
+        ...workerArgs(flags, k, count, `${shards}/${k}`),
+      ],
+      env,
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn());
+  const statuses = await Promise.all(children.map((c) => c.status));
+  const failed = statuses.findIndex((s) => !s.success);
+  if (failed >= 0) throw new Error(`worker ${failed} failed (exit ${statuses[failed]?.code}); its messages are above`);
+  // Shard k holds runs k, k+N, ...: each run's records are consecutive; interleave the runs back into one order.
+  const runsOf = async (k: number) => {
+    const runs: RoundRecord[][] = [];
+    for (const r of await readRounds(`${shards}/${k}/rounds.jsonl`)) {
+      const last = runs[runs.length - 1];
+      const same = last && last[0] && last[0].acquisition === r.acquisition && last[0].seed === r.seed &&
+        (last[0].variant ?? "") === (r.variant ?? "") && r.round > (last[last.length - 1]?.round ?? -1);
+      if (same) last.push(r);
+      else runs.push([r]);
+    }
+    return runs;
+  };
+  const perShard = await Promise.all(Array.from({ length: count }, (_, k) => runsOf(k)));
+  const records: RoundRecord[] = [];
+  for (let i = 0; perShard.some((runs) => runs[i] !== undefined); i++) {
+    for (const runs of perShard) records.push(...(runs[i] ?? []));
+  }
+  await writeTextAtomic(`${outDir}/rounds.jsonl`, records.map((r) => JSON.stringify(r) + "\n").join(""));
+  const metas = await Promise.all(
+    Array.from({ length: count }, async (_, k) => JSON.parse(await Deno.readTextFile(`${shards}/${k}/meta.json`))),
+  );
+  const add = (key: string) => {
+    const out: Record<string, number> = {};
+    for (const m of metas) {
+      for (const [kind, n] of Object.entries(m[key] ?? {})) out[kind] = (out[kind] ?? 0) + Number(n);
+    }
+    return out;
+  };
+  const executed = add("executed"), hits = add("cacheHits");
+  const wallSeconds = (performance.now() - ctx.t0) / 1000;
+  const meta = {
+    ...metas[0],
+    command: ctx.command,
+    argv: Deno.args,
+    workers: count,
+    started: ctx.started.toISOString(),
+    wallSeconds,
+    executed,
+    cacheHits: hits,
+    stageSeconds: add("stageSeconds"),
+  };
+  await writeTextAtomic(`${outDir}/meta.json`, JSON.stringify(meta, null, 2) + "\n");
+  await writeReport(outDir, reportHeader(meta, name), reportOptions(meta));
+  await Deno.remove(shards, { recursive: true });
+  ctx.progress.line(`done in ${formatDuration(wallSeconds)} with ${count} workers; results in ${outDir}/`);
+  return { outDir, records, executed, hits };
+}
+
 /** What {@link runComposed} needs from its caller. */
 interface RunContext {
   readonly progress: Progress;
@@ -336,9 +458,11 @@ async function runComposed<D>(
   await using _lock = flags.dryRun
     ? undefined
     : await lockResultsDir(outDir, { onWarning: (m) => progress.line(`WARNING ${m}`) });
+  if ((flags.workers ?? 1) > 1 && !flags.dryRun && !flags.shard) return await runWorkers(exp.name, flags, outDir, ctx);
   let partial: string | undefined;
   const records: RoundRecord[] = [];
   const result = await interpret(exp, {
+    ...(flags.shard ? { shard: flags.shard } : {}),
     progress,
     env: { backend: backend.name, kernels: await kernelSet(backend.name) },
     ...(store ? { store } : {}),

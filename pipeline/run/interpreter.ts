@@ -67,6 +67,8 @@ export interface InterpretOptions {
   readonly scale: Scale;
   /** Where load stages find files. */
   readonly data: DataAccess;
+  /** Run only the runs i with i % count === index (one worker's share of a sweep). */
+  readonly shard?: { readonly index: number; readonly count: number };
   /** Receives each round's record as soon as it is complete. */
   readonly onRound?: (record: RoundRecord) => Promise<void>;
 }
@@ -168,7 +170,9 @@ class Interpreter {
 
   async experiment<D>(exp: Experiment<D>): Promise<InterpretResult<D>> {
     const loaded = await this.#load(exp.load);
-    const runs = exp.runs({ data: exp.load, value: loaded.value as D, scale: this.opts.scale });
+    const shard = this.opts.shard;
+    const runs = exp.runs({ data: exp.load, value: loaded.value as D, scale: this.opts.scale })
+      .filter((_, i) => !shard || i % shard.count === shard.index);
     const records: RoundRecord[] = [];
     const planned = runs.map((r) => plannedRounds(r));
     let total = planned.reduce((a, b) => a + b, 0);
