@@ -55,3 +55,27 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "two processes on one cache compute each key once (leases), and both get the one-process results",
+  ignore: real === undefined,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "dbal-leases-" });
+    try {
+      const solo = await exp(dir, "solo", "c1");
+      const [a, b] = await Promise.all([exp(dir, "a", "shared"), exp(dir, "b", "shared")]);
+      assertEquals(a.rounds, solo.rounds);
+      assertEquals(b.rounds, solo.rounds);
+      const total: Record<string, number> = {};
+      for (const m of [a.meta, b.meta]) {
+        for (const [kind, n] of Object.entries(m.executed as Record<string, number>)) {
+          total[kind] = (total[kind] ?? 0) + n;
+        }
+      }
+      // Whoever computed a key, it was computed once: together they executed what one process executes alone.
+      assertEquals(total, solo.meta.executed);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

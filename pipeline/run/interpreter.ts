@@ -28,6 +28,7 @@ import { stageKey, type Store } from "./cache/mod.ts";
 import { hashModuleGraph } from "./cache/module_hash.ts";
 import { sha256HexOfText } from "./cache/_sha256.ts";
 import { formatDuration, type Progress } from "./progress.ts";
+import { lockResultsDir } from "./results_lock.ts";
 import type { RoundRecord } from "./results.ts";
 
 /** Raised inside the interpreter when a stage returns a Left; surfaces as that Left. */
@@ -344,6 +345,16 @@ class Interpreter {
         }
       }
     }
+    // A key being computed is leased: another worker that needs it waits, then reads what this one stored.
+    await using _lease = store && stage.codec ? await this.#lease(key) : undefined;
+    if (store && stage.codec && !refresh && _lease?.waited) {
+      const entry = await store.get(key);
+      if (entry) {
+        const out = await stage.codec.decode(entry, () => this.#inputs(step) as Promise<never>);
+        if (counted) this.#count(stage.kind, true, (performance.now() - start) / 1000);
+        return out;
+      }
+    }
     const input = await this.#inputs(step);
     const began = performance.now();
     const out = await this.#runStage(step, input);
@@ -354,6 +365,22 @@ class Interpreter {
       await store.put(key, stage.name, encoded);
     }
     return out;
+  }
+
+  /**
+   * Takes the lease of a key in the store (`<store>/leases/<key>/`), waiting
+   * while a live worker holds it; a dead worker's lease is taken over.
+   */
+  async #lease(key: string): Promise<AsyncDisposable & { readonly waited: boolean }> {
+    const dir = `${(this.opts.store as Store).dir}/leases/${key}`;
+    const lock = await lockResultsDir(dir, {
+      wait: true,
+      pollMs: 200,
+      onWarning: (m) => this.opts.progress.line(`WARNING cache lease: ${m}`),
+    });
+    // Someone else held it first when their entry is now in the store.
+    const waited = (await this.opts.store?.has(key)) ?? false;
+    return { waited, [Symbol.asyncDispose]: () => lock.release() };
   }
 
   async #runStage(step: Step<unknown>, input: Record<string, unknown>): Promise<unknown> {
