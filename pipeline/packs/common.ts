@@ -9,8 +9,10 @@
  * @module
  */
 import * as TE from "fp-ts/TaskEither.js";
+import { loop, type Round, type Run } from "../../dsl/compose.ts";
+import type { ExperimentConfig } from "../../dsl/experiment.ts";
 import type { Stage } from "../../dsl/stage.ts";
-import type { AcquireDef, PseudoLabelDef, PseudoLabels } from "../../dsl/strategy.ts";
+import type { AcquireDef, PseudoLabelDef, PseudoLabels, Strategy } from "../../dsl/strategy.ts";
 import { indicesCodec, pseudoCodec } from "./codecs.ts";
 import * as base from "../tensor/stages.ts";
 import type { Scored } from "../tensor/stages.ts";
@@ -123,4 +125,46 @@ export function labelledSetStage(
       });
     },
   };
+}
+
+/** What a preset's round builder gets besides the strategy and seed: the sizes every modality shares. */
+export interface PresetSizes {
+  readonly poolSubset: number;
+  readonly testSubset: number;
+  /** The label budget (`stop.labels`), when the preset has one. */
+  readonly budget?: number;
+}
+
+/**
+ * The runs of one preset variant, in any modality: every strategy x seed, a
+ * loop from the start state `build` gives, up to `config.rounds`, stopping at
+ * `stop.accuracy` when set.
+ *
+ * @param config the experiment (one grid point)
+ * @param strategies its strategies (as the modality runs them)
+ * @param variant the grid point's label ("" without a grid)
+ * @param build the start state and round of one strategy and seed
+ * @returns the runs
+ */
+export function presetLoops<S>(
+  config: ExperimentConfig,
+  strategies: readonly Strategy[],
+  variant: string,
+  build: (strategy: Strategy, seed: number, sizes: PresetSizes) => { readonly start: S; readonly round: Round<S> },
+): Run[] {
+  const sizes: PresetSizes = {
+    poolSubset: config.poolSubset,
+    testSubset: config.testSubset,
+    ...(config.stop?.labels !== undefined ? { budget: config.stop.labels } : {}),
+  };
+  return strategies.flatMap((strategy) =>
+    config.seeds.map((seed) =>
+      loop({
+        label: { curve: strategy.name, seed, ...(variant ? { variant } : {}) },
+        ...build(strategy, seed, sizes),
+        rounds: config.rounds,
+        stop: config.stop?.accuracy !== undefined ? { accuracy: config.stop.accuracy } : {},
+      })
+    )
+  );
 }

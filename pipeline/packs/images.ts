@@ -15,7 +15,6 @@ import {
   composeExperiment,
   derive,
   type Experiment,
-  loop,
   type Metrics,
   type Round,
   type RoundOutcome,
@@ -55,6 +54,7 @@ import {
   type LabelledSet,
   labelledSetStage,
   partModules,
+  presetLoops,
   pseudoLabelStage,
   type Scored,
 } from "./common.ts";
@@ -556,26 +556,10 @@ export function imageRound<T>(parts: ImageRoundParts<T>): Round<ImageState<T>> {
  */
 export function presetRuns(config: ExperimentConfig, data: Step<ImageData>, classes: number, variant = ""): Run[] {
   const parts = imagePartsOf(config);
-  return strategiesOf(config).flatMap((strategy) =>
-    config.seeds.map((seed) =>
-      loop({
-        label: { curve: strategy.name, seed, ...(variant ? { variant } : {}) },
-        start: warmStartState(data, parts.initialPerClass, classes, seed),
-        round: imageRound({
-          data,
-          model: netSpecPack(parts.model, parts.train),
-          strategy,
-          seed,
-          classes,
-          poolSubset: config.poolSubset,
-          testSubset: config.testSubset,
-          ...(config.stop?.labels !== undefined ? { budget: config.stop.labels } : {}),
-        }),
-        rounds: config.rounds,
-        stop: config.stop?.accuracy !== undefined ? { accuracy: config.stop.accuracy } : {},
-      })
-    )
-  );
+  return presetLoops(config, strategiesOf(config), variant, (strategy, seed, sizes) => ({
+    start: warmStartState(data, parts.initialPerClass, classes, seed),
+    round: imageRound({ data, model: netSpecPack(parts.model, parts.train), strategy, seed, classes, ...sizes }),
+  }));
 }
 
 /**

@@ -41,7 +41,6 @@ import {
   composeExperiment,
   derive,
   type Experiment,
-  loop,
   type Metrics,
   type Round,
   type RoundOutcome,
@@ -100,6 +99,7 @@ import {
   type LabelledSet,
   labelledSetStage,
   partModules,
+  presetLoops,
   pseudoLabelStage,
   type Scored,
 } from "./common.ts";
@@ -1001,27 +1001,11 @@ export function textPresetRuns(config: ExperimentConfig, data: Step<TextData>, v
   const warm = config.initialPerClass !== undefined
     ? { perClass: config.initialPerClass, classes: value.labels }
     : { initial: config.initialLabelled ?? 0 };
-  return strategiesOf(config).map((s) => textStrategy(s, value.multiLabel)).flatMap((strategy) =>
-    config.seeds.map((seed) =>
-      loop({
-        label: { curve: strategy.name, seed, ...(variant ? { variant } : {}) },
-        start: textWarmStartState(data, warm, seed),
-        round: textRound({
-          data,
-          model,
-          strategy,
-          seed,
-          multiLabel: value.multiLabel,
-          labels: value.labels,
-          poolSubset: config.poolSubset,
-          testSubset: config.testSubset,
-          ...(config.stop?.labels !== undefined ? { budget: config.stop.labels } : {}),
-        }),
-        rounds: config.rounds,
-        stop: config.stop?.accuracy !== undefined ? { accuracy: config.stop.accuracy } : {},
-      })
-    )
-  );
+  const strategies = strategiesOf(config).map((s) => textStrategy(s, value.multiLabel));
+  return presetLoops(config, strategies, variant, (strategy, seed, sizes) => ({
+    start: textWarmStartState(data, warm, seed),
+    round: textRound({ data, model, strategy, seed, multiLabel: value.multiLabel, labels: value.labels, ...sizes }),
+  }));
 }
 
 /**
