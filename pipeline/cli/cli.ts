@@ -291,35 +291,28 @@ async function runConfig(loaded: ExperimentConfig, flags: CliFlags, out: string 
   if (flags.seeds) config = { ...config, seeds: flags.seeds as ExperimentConfig["seeds"] };
   if (flags.rounds) config = { ...config, rounds: flags.rounds as ExperimentConfig["rounds"] };
   if (flags.adjust) config = flags.adjust(config);
-  const progress = makeProgress(config.name);
+  // A preset's own data (`dataset: { folder: ... }`) is found relative to the experiment file.
+  const exp = presetExperiment(config, { baseDir: dirname(flags.file) });
+  return await runComposed(exp, flags, out, await startRun(config.name, flags, started, t0));
+}
 
+/** What every run starts with: its progress printer, the backend (printed), the cache, and its command line. */
+async function startRun(name: string, flags: CliFlags, started: Date, t0: number): Promise<RunContext> {
+  const progress = makeProgress(name);
   const backend = await selectBackend(flags.backend as Parameters<typeof selectBackend>[0]);
   progress.line(`backend ${backend.name} (requested ${backend.requested}), ${backend.threads} thread(s)`);
   for (const note of backend.notes) progress.line(`  skipped: ${note}`);
-
   const store = flags.noCache
     ? undefined
     : await openStore(flags.cacheDir, { warn: (m) => progress.line(`WARNING ${m}`) });
   const exported = flags.exportName ? ["--export", flags.exportName] : [];
   const command = `deno task exp ${[flags.file, ...exported, ...(flags.full ? ["--full"] : [])].join(" ")}`;
-  // A preset's own data (`dataset: { folder: ... }`) is found relative to the experiment file.
-  const exp = presetExperiment(config, { baseDir: dirname(flags.file) });
-  return await runComposed(exp, flags, out, { progress, backend, store, started, t0, command });
+  return { progress, backend, store, started, t0, command };
 }
 
 /** Runs a composed experiment from a user's file (the `--full`, `--seeds`, `--rounds` flags reach its run builder). */
 async function runUserComposition(exp: Experiment, flags: CliFlags): Promise<CliResult> {
-  const started = new Date();
-  const t0 = performance.now();
-  const progress = makeProgress(exp.name);
-  const backend = await selectBackend(flags.backend as Parameters<typeof selectBackend>[0]);
-  progress.line(`backend ${backend.name} (requested ${backend.requested}), ${backend.threads} thread(s)`);
-  for (const note of backend.notes) progress.line(`  skipped: ${note}`);
-  const store = flags.noCache
-    ? undefined
-    : await openStore(flags.cacheDir, { warn: (m) => progress.line(`WARNING ${m}`) });
-  const command = `deno task exp ${[flags.file, ...(flags.full ? ["--full"] : [])].join(" ")}`;
-  return await runComposed(exp, flags, flags.out, { progress, backend, store, started, t0, command });
+  return await runComposed(exp, flags, flags.out, await startRun(exp.name, flags, new Date(), performance.now()));
 }
 
 /** The command-line arguments a worker gets: the parent's, less `--workers` and `--out`, plus its shard. */

@@ -9,7 +9,7 @@
  * @module
  */
 import * as TE from "fp-ts/TaskEither.js";
-import { loop, type Round, type Run } from "../../dsl/compose.ts";
+import { derive, loop, type Round, type Run, type Step, step } from "../../dsl/compose.ts";
 import type { ExperimentConfig } from "../../dsl/experiment.ts";
 import type { Stage } from "../../dsl/stage.ts";
 import type { AcquireDef, PseudoLabelDef, PseudoLabels, Strategy } from "../../dsl/strategy.ts";
@@ -167,4 +167,52 @@ export function presetLoops<S>(
       })
     )
   );
+}
+
+/** What the acquisition half of a standard round makes. */
+export interface AcquisitionSteps {
+  /** The items the rule picked. */
+  readonly picked: Step<readonly number[]>;
+  /** Those that join the labelled set (the label budget may cut the last batch). */
+  readonly acquired: Step<readonly number[]>;
+  /** How many join. */
+  readonly take: number;
+  /** The next round's labelled set. */
+  readonly labelled: Step<LabelledSet>;
+  /** Pseudo-labels for the next round's models, when the strategy makes them (CEAL). */
+  readonly pseudo?: Step<PseudoLabels>;
+}
+
+/**
+ * The acquisition half of a standard round, the same in every modality:
+ * acquire from the scored candidates, cut the batch to the label budget,
+ * pseudo-label (CEAL) when the strategy says so, and make the next labelled set.
+ *
+ * @param parts the scored candidates, strategy, seeds and sizes of the round
+ * @returns the steps
+ */
+export function acquisitionSteps(parts: {
+  readonly scored: Step<Scored>;
+  readonly labelled: Step<LabelledSet>;
+  readonly strategy: Strategy;
+  /** Seed of the acquisition rule. */
+  readonly seed: number;
+  readonly round: number;
+  /** Classes (or labels) the pseudo-labels range over. */
+  readonly classes: number;
+  /** Labels so far, and the label budget (Infinity: none). */
+  readonly size: number;
+  readonly budget: number;
+}): AcquisitionSteps {
+  const { scored, strategy } = parts;
+  const picked = step(acquireStage(strategy.acquire, parts.seed), { scored });
+  const take = Math.min(strategy.acquire.size, parts.budget - parts.size);
+  const acquired = take < strategy.acquire.size
+    ? derive(`take-${take}`, { picked }, ({ picked }) => picked.slice(0, take))
+    : picked;
+  const pseudo = strategy.pseudoLabel
+    ? step(pseudoLabelStage(strategy.pseudoLabel, parts.round, parts.classes), { scored, acquired: picked })
+    : undefined;
+  const labelled = step(labelledSetStage(), { labelled: parts.labelled, acquired });
+  return { picked, acquired, take, labelled, ...(pseudo ? { pseudo } : {}) };
 }

@@ -48,16 +48,7 @@ import { type FitInput, type Posterior, posteriorImpl } from "../tensor/posterio
 import { deriveSeed } from "../tensor/rng.ts";
 import * as base from "../tensor/stages.ts";
 import { variantsOf } from "./variants.ts";
-import {
-  acquireStage,
-  identityOf,
-  type LabelledSet,
-  labelledSetStage,
-  partModules,
-  presetLoops,
-  pseudoLabelStage,
-  type Scored,
-} from "./common.ts";
+import { acquisitionSteps, identityOf, type LabelledSet, partModules, presetLoops, type Scored } from "./common.ts";
 
 // The stages every pack shares live in common.ts (the text pack uses them too).
 export { acquireStage, type LabelledSet, labelledSetStage, pseudoLabelStage, type Scored } from "./common.ts";
@@ -512,16 +503,18 @@ export function imageRound<T>(parts: ImageRoundParts<T>): Round<ImageState<T>> {
     const scored = parts.between
       ? parts.between(scoredAll, { data, labelled: state.labelled, posterior, round })
       : scoredAll;
-    const picked = step(acquireStage(strategy.acquire, deriveSeed(seed, `acquire/${round}`)), { scored });
-    const take = Math.min(strategy.acquire.size, budget - state.size);
-    const acquired = take < strategy.acquire.size
-      ? derive(`take-${take}`, { picked }, ({ picked }) => picked.slice(0, take))
-      : picked;
-    const pseudo = strategy.pseudoLabel
-      ? step(pseudoLabelStage(strategy.pseudoLabel, round, classes), { scored, acquired: picked })
-      : undefined;
+    const { acquired, take, labelled, pseudo } = acquisitionSteps({
+      scored,
+      labelled: state.labelled,
+      strategy,
+      seed: deriveSeed(seed, `acquire/${round}`),
+      round,
+      classes: classes,
+      size: state.size,
+      budget,
+    });
     const next: ImageState<T> = {
-      labelled: step(labelledSetStage(), { labelled: state.labelled, acquired }),
+      labelled,
       size: state.size + take,
       nets: previousInit ? trained : [],
       ...(pseudo ? { pseudo } : {}),

@@ -82,6 +82,7 @@ import { loadTextTable } from "../data/text_table.ts";
 import { loadTrec } from "../data/trec.ts";
 import type { MultiLabelTextDataset, TextDataset } from "../data/types.ts";
 import { formatDuration } from "../run/progress.ts";
+import type { VognHeadParams } from "../tensor/posterior.ts";
 import { deriveSeed, makeRng, shuffled } from "../tensor/rng.ts";
 import * as base from "../tensor/stages.ts";
 import { encodeFeatures, type HashedBags, hashTexts, pointLogProbs, trainEncoder } from "../tensor/text_encoder.ts";
@@ -93,16 +94,7 @@ import {
   vognHeadLogProbs,
   vognSigmoidHeadLogProbs,
 } from "../tensor/vogn.ts";
-import {
-  acquireStage,
-  identityOf,
-  type LabelledSet,
-  labelledSetStage,
-  partModules,
-  presetLoops,
-  pseudoLabelStage,
-  type Scored,
-} from "./common.ts";
+import { acquisitionSteps, identityOf, type LabelledSet, partModules, presetLoops, type Scored } from "./common.ts";
 
 export { acquireStage, type LabelledSet, labelledSetStage, pseudoLabelStage, type Scored } from "./common.ts";
 
@@ -501,17 +493,6 @@ export interface TextPosteriorInput {
   readonly data: TextData;
   /** The documents the head is fitted on. */
   readonly labelled: LabelledSet;
-}
-
-/** The VOGN head's settings, as `vognHead`'s params carry them. */
-interface VognHeadParams {
-  readonly samples: number;
-  readonly priorPrecision: number;
-  readonly temperature: number;
-  readonly epochs: number;
-  readonly learningRate: number;
-  readonly batchSize: number;
-  readonly mcSamples: number;
 }
 
 /**
@@ -925,16 +906,18 @@ export function textRound(parts: TextRoundParts): Round<TextState> {
     const scored = parts.between
       ? parts.between(scoredAll, { data, labelled: state.labelled, posterior, round })
       : scoredAll;
-    const picked = step(acquireStage(strategy.acquire, deriveSeed(seed, `acquire/${round}`)), { scored });
-    const take = Math.min(strategy.acquire.size, budget - state.size);
-    const acquired = take < strategy.acquire.size
-      ? derive(`take-${take}`, { picked }, ({ picked }) => picked.slice(0, take))
-      : picked;
-    const pseudo = strategy.pseudoLabel
-      ? step(pseudoLabelStage(strategy.pseudoLabel, round, parts.labels), { scored, acquired: picked })
-      : undefined;
+    const { acquired, take, labelled, pseudo } = acquisitionSteps({
+      scored,
+      labelled: state.labelled,
+      strategy,
+      seed: deriveSeed(seed, `acquire/${round}`),
+      round,
+      classes: parts.labels,
+      size: state.size,
+      budget,
+    });
     const next: TextState = {
-      labelled: step(labelledSetStage(), { labelled: state.labelled, acquired }),
+      labelled,
       size: state.size + take,
       ...(pseudo ? { pseudo } : {}),
     };

@@ -347,7 +347,7 @@ class Interpreter {
     }
     // A key being computed is leased: another worker that needs it waits, then reads what this one stored.
     await using _lease = store && stage.codec ? await this.#lease(key) : undefined;
-    if (store && stage.codec && !refresh && _lease?.waited) {
+    if (store && stage.codec && !refresh && _lease?.storedMeanwhile) {
       const entry = await store.get(key);
       if (entry) {
         const out = await stage.codec.decode(entry, () => this.#inputs(step) as Promise<never>);
@@ -371,7 +371,7 @@ class Interpreter {
    * Takes the lease of a key in the store (`<store>/leases/<key>/`), waiting
    * while a live worker holds it; a dead worker's lease is taken over.
    */
-  async #lease(key: string): Promise<AsyncDisposable & { readonly waited: boolean }> {
+  async #lease(key: string): Promise<AsyncDisposable & { readonly storedMeanwhile: boolean }> {
     const dir = `${(this.opts.store as Store).dir}/leases/${key}`;
     const lock = await lockResultsDir(dir, {
       wait: true,
@@ -379,8 +379,8 @@ class Interpreter {
       onWarning: (m) => this.opts.progress.line(`WARNING cache lease: ${m}`),
     });
     // Someone else held it first when their entry is now in the store.
-    const waited = (await this.opts.store?.has(key)) ?? false;
-    return { waited, [Symbol.asyncDispose]: () => lock.release() };
+    const storedMeanwhile = (await this.opts.store?.has(key)) ?? false;
+    return { storedMeanwhile, [Symbol.asyncDispose]: () => lock.release() };
   }
 
   async #runStage(step: Step<unknown>, input: Record<string, unknown>): Promise<unknown> {

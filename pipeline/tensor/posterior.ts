@@ -122,8 +122,8 @@ export function ensemblePosterior(members: readonly Net[]): Posterior {
   };
 }
 
-/** Options of the VOGN head posterior, as its params carry them. */
-interface VognHeadParams {
+/** Options of the VOGN head posterior, as its params carry them (`vognHead` fills every one). */
+export interface VognHeadParams {
   readonly samples: number;
   readonly priorPrecision: number;
   readonly temperature: number;
