@@ -15,15 +15,92 @@
  *
  * @module
  */
-export * from "./dsl/experiment.ts";
-export * from "./dsl/model.ts";
+// The user's vocabulary only: constructors, their input types and the part types. The io-ts codecs that check
+// them stay in `dsl/` (import them from there to decode configs yourself).
+export {
+  type DatasetConfig,
+  decodeExperiment,
+  experiment,
+  type ExperimentConfig,
+  type ExperimentInput,
+  type FolderDataset,
+  type ImageDatasetName,
+  type NpzDataset,
+  type StopConfig,
+  type Suite,
+  suite,
+  type TrainConfig,
+} from "./dsl/experiment.ts";
+export {
+  checkModelClasses,
+  checkModelInput,
+  galCnn,
+  type HybridOptions,
+  hybridPreset,
+  type HybridPresetName,
+  hybridPresetNames,
+  type LayerSpec,
+  type NetSpec,
+  type NetSpecInput,
+  smallCnn,
+} from "./dsl/model.ts";
 export * from "./dsl/stage.ts";
-export * from "./dsl/codecs.ts";
-export * from "./dsl/strategy.ts";
+export {
+  type AcquireDef,
+  type AcquireNeed,
+  badge,
+  bald,
+  batchBald,
+  bayesByBackprop,
+  builtinPartNames,
+  ceal,
+  type CealOptions,
+  coreSet,
+  deepEnsemble,
+  defineAcquire,
+  definePseudoLabel,
+  defineScore,
+  describeStrategy,
+  deterministic,
+  discriminative,
+  type DiscriminativeRuleOptions,
+  emoc,
+  learningLoss,
+  type LearningLossRuleOptions,
+  leastConfidence,
+  margin,
+  maxEntropy,
+  mcDropout,
+  meanStd,
+  multiLabelBald,
+  multiLabelEntropy,
+  type PartIdentity,
+  type PartSource,
+  type PosteriorCode,
+  type PosteriorDef,
+  powerTopK,
+  type PseudoLabelDef,
+  type PseudoLabelInput,
+  type PseudoLabels,
+  random,
+  type Rows,
+  type ScoredCandidates,
+  type ScoreDef,
+  scoresByName,
+  type SelectContext,
+  type SelectFn,
+  type Strategy,
+  strategy,
+  suggestive,
+  topK,
+  topU,
+  variationRatios,
+  vognHead,
+  type VognHeadOptions,
+} from "./dsl/strategy.ts";
 export type { LogProbs, ScoreFn } from "./pipeline/algorithms/scores.ts";
 export type { EmocOutput } from "./pipeline/algorithms/emoc.ts";
 export type { MultiLabelAggregate } from "./pipeline/algorithms/multilabel.ts";
-export type { TaskEither } from "fp-ts/TaskEither.js";
 export { definePosterior, type FitInput, type Posterior, type PosteriorImpl } from "./pipeline/tensor/posterior.ts";
 export type { LayerWeights, Net } from "./pipeline/tensor/net.ts";
 export type { Rng } from "./pipeline/tensor/rng.ts";
@@ -89,7 +166,14 @@ export {
   type LayersTrainOptions,
   type TrainedLayers,
 } from "./pipeline/packs/layers_model.ts";
-export * from "./dsl/text.ts";
+export {
+  type TableDatasetConfig,
+  type TextDatasetConfig,
+  type TextDatasetName,
+  textEncoder,
+  type TextEncoderInput,
+  type TextEncoderSpec,
+} from "./dsl/text.ts";
 export type { VognHead } from "./pipeline/tensor/vogn.ts";
 export {
   balancedWarmStartStage,
