@@ -4,23 +4,24 @@
  *
  * @module
  */
-import { dirname } from "node:path";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { atFullScale, type ExperimentConfig } from "../../dsl/experiment.ts";
-import * as E from "fp-ts/Either.js";
+import type { ExperimentConfig } from "../../dsl/experiment.ts";
 import { type Experiment, isExperiment } from "../../dsl/compose.ts";
-import { openStore, type Store } from "../run/cache/mod.ts";
-import { hashModuleGraph } from "../run/cache/module_hash.ts";
-import { type BackendInfo, parseBackend, selectBackend } from "../tensor/backend.ts";
+import { parseBackend } from "../tensor/backend.ts";
 import type { ChecksumPolicy } from "../data/mod.ts";
-import { interpret, type PlannedStep } from "../run/interpreter.ts";
-import { WASM_KERNEL_SET_VERSION, wasmGradKernelStatus } from "../tensor/kernels/mod.ts";
-import { presetExperiment } from "../packs/preset.ts";
+import type { PlannedStep } from "../run/interpreter.ts";
 import { ConfigError, loadRunnable } from "./experiment_file.ts";
-import { formatDuration, makeProgress, type Progress } from "../run/progress.ts";
+import { formatDuration } from "../run/progress.ts";
 import { reportHeader, reportOptions, writeReport } from "./report.ts";
-import { readRounds, type RoundRecord, writeTextAtomic } from "../run/results.ts";
+import { type RoundRecord, writeTextAtomic } from "../run/results.ts";
+import { composePreset, executeRuns, experimentCodeHash, portablePath, type RunContext, startRun } from "./execute.ts";
+import { type Job, type JobResult, makeJobs, sumCounts } from "../sweep/job.ts";
+import { SweepProgress } from "../sweep/progress.ts";
+import { runLocalPool } from "../sweep/local_pool.ts";
+import { redacted, runOnQueue } from "../sweep/queue.ts";
+import { readArrayResults, sweepDir, writeArray } from "../sweep/slurm.ts";
 import { exitWhenOrphaned } from "../run/parent_watch.ts";
 import { lockResultsDir, releaseHeldLocksSync } from "../run/results_lock.ts";
 
@@ -39,9 +40,18 @@ Flags:
   --refresh STAGE    recompute this stage kind or name even when cached (repeatable)
   --export NAME      run this named export of a TypeScript file instead of its default
   --dry-run          print the plan with cache hit/miss per stage, run nothing
-  --workers N        run the experiment's runs in N worker processes on this machine (one wasm thread each
-                     unless DBAL_WASM_THREADS is set), sharing the cache; results are the same as with 1
-  --shard K/N        run only runs K, K+N, K+2N, ... (what each worker does)
+  --executor local|queue|slurm   what runs the experiment's runs (one job per run; default local):
+                     local: --workers N processes on this machine; queue: BullMQ workers on Redis
+                     (deno task worker --queue URL, on any machine); slurm: a SLURM job array
+  --workers N        local worker processes (default: one per core, at most one per run; each with one
+                     wasm thread unless DBAL_WASM_THREADS is set); 1: everything in this process
+  --queue URL        the queue: redis://[:password@]host:port, or rediss://... for TLS
+  --queue-name NAME  the BullMQ queue's name (default dbal)
+  --detach           queue: return once the jobs are queued
+  --attach           queue: follow a sweep queued before; slurm: write the results of a finished array
+  --submit           slurm: submit the array with sbatch and wait for it (default: write the script only)
+  --sbatch LINE      slurm: an #SBATCH line for the script, e.g. "--partition=gpu" (repeatable)
+  --shard K/N        run only runs K, K+N, K+2N, ... in this process
   --help             this text`;
 
 /** Flags of the `exp` command. */
@@ -58,8 +68,19 @@ export interface CliFlags {
   readonly noCache: boolean;
   readonly refresh: readonly string[];
   readonly dryRun: boolean;
-  /** Worker processes for the runs (`--workers`; 1: this process). */
+  /** What executes the runs (`--executor`). */
+  readonly executor?: "local" | "queue" | "slurm";
+  /** Local worker processes for the runs (`--workers`; 1 or absent: this process). */
   readonly workers?: number;
+  /** `--queue`: the Redis URL of the queue executor. */
+  readonly queue?: string;
+  readonly queueName?: string;
+  readonly detach?: boolean;
+  readonly attach?: boolean;
+  /** `--submit`: submit the SLURM array and wait. */
+  readonly submit?: boolean;
+  /** `--sbatch` lines. */
+  readonly sbatch?: readonly string[];
   /** Run only the runs i with i % count === index (`--shard K/N`). */
   readonly shard?: { readonly index: number; readonly count: number };
   /** The named export to run (default: the default export). */
@@ -95,6 +116,13 @@ export function parseCli(args: readonly string[]): CliFlags | string {
         "refresh": { type: "string", multiple: true, default: [] },
         "dry-run": { type: "boolean", default: false },
         "workers": { type: "string" },
+        "executor": { type: "string", default: "local" },
+        "queue": { type: "string" },
+        "queue-name": { type: "string", default: "dbal" },
+        "detach": { type: "boolean", default: false },
+        "attach": { type: "boolean", default: false },
+        "submit": { type: "boolean", default: false },
+        "sbatch": { type: "string", multiple: true, default: [] },
         "shard": { type: "string" },
         "export": { type: "string" },
         "help": { type: "boolean", default: false },
@@ -123,6 +151,20 @@ export function parseCli(args: readonly string[]): CliFlags | string {
     workers = Number(v.workers);
     if (!Number.isInteger(workers) || workers < 1) return `--workers: expected an integer >= 1, got "${v.workers}"`;
   }
+  const executor = v.executor ?? "local";
+  if (executor !== "local" && executor !== "queue" && executor !== "slurm") {
+    return `--executor: expected local, queue or slurm, got "${executor}"`;
+  }
+  if (executor === "queue" && v.queue === undefined) {
+    return "--executor queue: give the queue with --queue redis://HOST:PORT";
+  }
+  if (v.queue !== undefined && executor !== "queue") return "--queue: only with --executor queue";
+  if (v.detach && executor !== "queue") return "--detach: only with --executor queue";
+  if (v.attach && executor === "local") return "--attach: only with --executor queue or slurm";
+  if ((v.submit || (v.sbatch ?? []).length > 0) && executor !== "slurm") {
+    return "--submit, --sbatch: only with --executor slurm";
+  }
+  if (v.detach && v.attach) return "--detach and --attach: choose one";
   let shard: { index: number; count: number } | undefined;
   if (v.shard !== undefined) {
     const m = v.shard.match(/^(\d+)\/(\d+)$/);
@@ -139,6 +181,13 @@ export function parseCli(args: readonly string[]): CliFlags | string {
     noCache: v["no-cache"] ?? false,
     refresh: v.refresh ?? [],
     dryRun: v["dry-run"] ?? false,
+    executor,
+    queueName: v["queue-name"] ?? "dbal",
+    detach: v.detach ?? false,
+    attach: v.attach ?? false,
+    submit: v.submit ?? false,
+    sbatch: v.sbatch ?? [],
+    ...(v.queue !== undefined ? { queue: v.queue } : {}),
     ...(v["data-dir"] !== undefined ? { dataDir: v["data-dir"] } : {}),
     ...(v.out !== undefined ? { out: v.out } : {}),
     ...(v.export !== undefined ? { exportName: v.export } : {}),
@@ -147,11 +196,6 @@ export function parseCli(args: readonly string[]): CliFlags | string {
     ...(workers ? { workers } : {}),
     ...(shard ? { shard } : {}),
   };
-}
-
-/** The sha256 of the kernel modules (and what they import). */
-function kernelSourceHash(): Promise<string | undefined> {
-  return hashModuleGraph(new URL("../tensor/kernels/mod.ts", import.meta.url).href);
 }
 
 async function gitCommit(): Promise<string | null> {
@@ -213,8 +257,8 @@ export async function runExperimentCommand(flags: CliFlags): Promise<CliResult> 
     console.error(`[${runnable.name}] experiment ${i + 1}/${runnable.experiments.length}: ${config.name}`);
     const t0 = performance.now();
     const result = isExperiment(config)
-      ? await runUserComposition(config, { ...flags, out: `${base}/${config.name}` })
-      : await runConfig(config, flags, `${base}/${config.name}`);
+      ? await runUserComposition(config, { ...flags, out: `${base}/${config.name}` }, i)
+      : await runConfig(config, flags, `${base}/${config.name}`, i);
     parts.push({ name: config.name, result, seconds: (performance.now() - t0) / 1000 });
   }
   if (flags.dryRun) return { outDir: "", records: [], executed: {}, hits: {} };
@@ -283,229 +327,295 @@ async function writeReuseReport(
  * @param out results directory (default `results/<name>`)
  * @returns where results went and what ran
  */
-async function runConfig(loaded: ExperimentConfig, flags: CliFlags, out: string | undefined): Promise<CliResult> {
-  const started = new Date();
-  const t0 = performance.now();
-  let config: ExperimentConfig = loaded;
-  if (flags.full) config = atFullScale(config);
-  if (flags.seeds) config = { ...config, seeds: flags.seeds as ExperimentConfig["seeds"] };
-  if (flags.rounds) config = { ...config, rounds: flags.rounds as ExperimentConfig["rounds"] };
-  if (flags.adjust) config = flags.adjust(config);
-  // A preset's own data (`dataset: { folder: ... }`) is found relative to the experiment file.
-  const exp = presetExperiment(config, { baseDir: dirname(flags.file) });
-  return await runComposed(exp, flags, out, await startRun(config.name, flags, started, t0));
+async function runConfig(
+  loaded: ExperimentConfig,
+  flags: CliFlags,
+  out: string | undefined,
+  part?: number,
+): Promise<CliResult> {
+  const exp = composePreset(loaded, flags, flags.adjust);
+  return await runComposed(exp, flags, out, await startCommandRun(exp.name, flags), part);
 }
 
-/** What every run starts with: its progress printer, the backend (printed), the cache, and its command line. */
-async function startRun(name: string, flags: CliFlags, started: Date, t0: number): Promise<RunContext> {
-  const progress = makeProgress(name);
-  const backend = await selectBackend(flags.backend as Parameters<typeof selectBackend>[0]);
-  progress.line(`backend ${backend.name} (requested ${backend.requested}), ${backend.threads} thread(s)`);
-  for (const note of backend.notes) progress.line(`  skipped: ${note}`);
-  const store = flags.noCache
-    ? undefined
-    : await openStore(flags.cacheDir, { warn: (m) => progress.line(`WARNING ${m}`) });
+/** Starts a run of the `exp` command (its recorded command line: the file, the export, `--full`). */
+function startCommandRun(name: string, flags: CliFlags): Promise<RunContext> {
   const exported = flags.exportName ? ["--export", flags.exportName] : [];
   const command = `deno task exp ${[flags.file, ...exported, ...(flags.full ? ["--full"] : [])].join(" ")}`;
-  return { progress, backend, store, started, t0, command };
+  return startRun(name, flags, flags, command);
 }
 
 /** Runs a composed experiment from a user's file (the `--full`, `--seeds`, `--rounds` flags reach its run builder). */
-async function runUserComposition(exp: Experiment, flags: CliFlags): Promise<CliResult> {
-  return await runComposed(exp, flags, flags.out, await startRun(exp.name, flags, new Date(), performance.now()));
+async function runUserComposition(exp: Experiment, flags: CliFlags, part?: number): Promise<CliResult> {
+  return await runComposed(exp, flags, flags.out, await startCommandRun(exp.name, flags), part);
 }
 
-/** The command-line arguments a worker gets: the parent's, less `--workers` and `--out`, plus its shard. */
-function workerArgs(flags: CliFlags, index: number, count: number, out: string): string[] {
+/** What a run produced, however it was executed. */
+interface Produced {
+  readonly records: RoundRecord[];
+  readonly executed: Record<string, number>;
+  readonly hits: Record<string, number>;
+  readonly seconds: Record<string, number>;
+  readonly dataKey: string;
+  /** What `meta.json` says about the execution beyond one process's fields. */
+  readonly meta: Record<string, unknown>;
+}
+
+/** The machine flags a worker process gets (absolute paths where it may start elsewhere). */
+function machineArgs(flags: CliFlags, absolute: boolean): string[] {
+  const path = (p: string) => absolute ? resolve(p) : p;
   return [
-    flags.file,
-    "--backend",
-    flags.backend,
     "--cache-dir",
-    flags.cacheDir,
-    "--out",
-    out,
-    "--shard",
-    `${index}/${count}`,
+    path(flags.cacheDir),
     ...(flags.noCache ? ["--no-cache"] : []),
-    ...(flags.full ? ["--full"] : []),
     ...(flags.download ? [] : ["--no-download"]),
-    ...(flags.dataDir !== undefined ? ["--data-dir", flags.dataDir] : []),
-    ...(flags.exportName !== undefined ? ["--export", flags.exportName] : []),
-    ...(flags.seeds ? ["--seeds", flags.seeds.join(",")] : []),
-    ...(flags.rounds ? ["--rounds", String(flags.rounds)] : []),
-    ...flags.refresh.flatMap((r) => ["--refresh", r]),
+    ...(flags.dataDir !== undefined ? ["--data-dir", path(flags.dataDir)] : []),
   ];
 }
 
+const WORKER = new URL("./worker.ts", import.meta.url).pathname;
+
 /**
- * `--workers N`: runs the experiment's runs in N worker processes (`--shard
- * k/N` each, into `<out>/.shards/k`), all on one cache, then writes the
- * results folder from theirs: the records in the order one process would
- * have written them, so the results are the same whatever ran them.
+ * Executes an experiment's runs as a sweep's jobs, one per run, on the
+ * executor the flags choose; undefined when they run in this process after
+ * all (one worker) or the sweep was only submitted (`--detach`, a SLURM
+ * array not `--submit`ted).
  */
-async function runWorkers(name: string, flags: CliFlags, outDir: string, ctx: RunContext): Promise<CliResult> {
-  if (flags.adjust || flags.checksums) throw new Error("--workers: not available with programmatic flags");
-  const count = flags.workers ?? 1;
-  const shards = `${outDir}/.shards`;
-  await Deno.remove(shards, { recursive: true }).catch(() => {});
-  ctx.progress.line(`${count} workers, each on one shard of the runs, sharing the cache ${flags.cacheDir}`);
-  const env = Deno.env.get("DBAL_WASM_THREADS") === undefined ? { DBAL_WASM_THREADS: "1" } : {};
-  const children = Array.from({ length: count }, (_, k) =>
-    new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("./cli.ts", import.meta.url).pathname,
-        ...workerArgs(flags, k, count, `${shards}/${k}`),
-      ],
-      env,
-      stdout: "null",
-      stderr: "inherit",
-    }).spawn());
-  const statuses = await Promise.all(children.map((c) => c.status));
-  const failed = statuses.findIndex((s) => !s.success);
-  if (failed >= 0) throw new Error(`worker ${failed} failed (exit ${statuses[failed]?.code}); its messages are above`);
-  // Shard k holds runs k, k+N, ...: each run's records are consecutive; interleave the runs back into one order.
-  const runsOf = async (k: number) => {
-    const runs: RoundRecord[][] = [];
-    for (const r of await readRounds(`${shards}/${k}/rounds.jsonl`)) {
-      const last = runs[runs.length - 1];
-      const same = last && last[0] && last[0].acquisition === r.acquisition && last[0].seed === r.seed &&
-        (last[0].variant ?? "") === (r.variant ?? "") && r.round > (last[last.length - 1]?.round ?? -1);
-      if (same) last.push(r);
-      else runs.push([r]);
-    }
-    return runs;
-  };
-  const perShard = await Promise.all(Array.from({ length: count }, (_, k) => runsOf(k)));
-  const records: RoundRecord[] = [];
-  for (let i = 0; perShard.some((runs) => runs[i] !== undefined); i++) {
-    for (const runs of perShard) records.push(...(runs[i] ?? []));
+async function runSweep<D>(
+  exp: Experiment<D>,
+  flags: CliFlags,
+  outDir: string,
+  ctx: RunContext,
+  part: number | undefined,
+): Promise<Produced | "inline" | "submitted"> {
+  const { progress } = ctx;
+  const listed = await executeRuns(exp, flags, flags, ctx, { listOnly: true });
+  const workers = Math.min(flags.workers ?? 1, listed.runs.length);
+  const executor = flags.executor ?? "local";
+  if (executor === "local" && workers <= 1) return "inline";
+  const codeHash = await experimentCodeHash(flags.file);
+  if (codeHash === undefined) {
+    throw new Error(
+      `${flags.file}: a module it imports cannot be read or hashed, so it cannot be sent to workers; ` +
+        "run it with --workers 1",
+    );
   }
-  await writeTextAtomic(`${outDir}/rounds.jsonl`, records.map((r) => JSON.stringify(r) + "\n").join(""));
-  const metas = await Promise.all(
-    Array.from({ length: count }, async (_, k) => JSON.parse(await Deno.readTextFile(`${shards}/${k}/meta.json`))),
-  );
-  const add = (key: string) => {
-    const out: Record<string, number> = {};
-    for (const m of metas) {
-      for (const [kind, n] of Object.entries(m[key] ?? {})) out[kind] = (out[kind] ?? 0) + Number(n);
+  const selection = {
+    file: portablePath(flags.file),
+    full: flags.full,
+    backend: flags.backend,
+    refresh: [...flags.refresh],
+    ...(flags.exportName !== undefined ? { exportName: flags.exportName } : {}),
+    ...(part !== undefined ? { part } : {}),
+    ...(flags.seeds ? { seeds: [...flags.seeds] } : {}),
+    ...(flags.rounds ? { rounds: flags.rounds } : {}),
+  };
+  const jobs = await makeJobs(exp.name, listed.runs.map((r) => r.label), selection, codeHash);
+  const sweep = new SweepProgress(progress, listed.runs.map((r) => r.rounds));
+  const jobName = (job: Job) => `job ${job.index + 1}/${job.count} (${job.label})`;
+  const onDone = (job: Job, result: JobResult) => sweep.runDone(job.index, result.records.length, result.worker.id);
+  let results: JobResult[] | undefined;
+  if (executor === "local") {
+    progress.line(`${jobs.length} runs on ${workers} local workers, sharing the cache ${flags.cacheDir}`);
+    const threads = Deno.env.get("DBAL_WASM_THREADS") === undefined ? { DBAL_WASM_THREADS: "1" } : undefined;
+    results = await runLocalPool(jobs, {
+      workers,
+      command: (id) => ["run", "-A", WORKER, "--stdio", "--id", id, ...machineArgs(flags, false)],
+      ...(threads ? { env: threads } : {}),
+      onRound: (job, record, worker) => sweep.round(job.index, record.round, worker),
+      onDone,
+      onRetry: (job, worker, why) => {
+        progress.line(`${jobName(job)}: ${why}; it goes to the next free worker`);
+        sweep.restarted(job.index);
+        void worker;
+      },
+    });
+  } else if (executor === "queue") {
+    const settings = { url: flags.queue as string, name: flags.queueName ?? "dbal" };
+    results = await runOnQueue(jobs, settings, {
+      ...(flags.detach ? { detach: true } : {}),
+      ...(flags.attach ? { attach: true } : {}),
+      onQueued: (added, already) =>
+        progress.line(
+          `sweep ${jobs[0]?.sweep}: ${added} job(s) queued, ${already} already there, on "${settings.name}" at ${
+            redacted(settings.url)
+          }`,
+        ),
+      onRound: (job, round, worker) => sweep.round(job.index, round, worker),
+      onDone,
+      onRetry: (job, why) => {
+        progress.line(`${jobName(job)}: ${why}`);
+        sweep.restarted(job.index);
+      },
+    });
+    if (results === undefined) {
+      progress.line(`detached; follow it with the same command and --attach (workers: deno task worker --queue URL)`);
+      return "submitted";
     }
-    return out;
+  } else {
+    results = await runSlurm(jobs, flags, outDir, exp.name, sweep);
+    if (results === undefined) return "submitted";
+  }
+  const ids = [...new Set(results.map((r) => r.worker.id))];
+  const first = results[0];
+  return {
+    records: results.flatMap((r) => r.records as unknown as RoundRecord[]),
+    executed: sumCounts(results, "executed"),
+    hits: sumCounts(results, "hits"),
+    seconds: sumCounts(results, "seconds"),
+    dataKey: first?.dataKey ?? listed.dataKey,
+    meta: {
+      executor,
+      workers: executor === "local" ? workers : ids.length,
+      ...(first ? { backend: first.worker.backend, threads: first.worker.threads } : {}),
+      sweep: jobs[0]?.sweep,
+      jobs: results.map((r) => ({
+        run: jobs[r.index]?.label,
+        worker: r.worker.id,
+        host: r.worker.host,
+        wallSeconds: r.wallSeconds,
+      })),
+    },
   };
-  const executed = add("executed"), hits = add("cacheHits");
-  const wallSeconds = (performance.now() - ctx.t0) / 1000;
-  const meta = {
-    ...metas[0],
-    command: ctx.command,
-    argv: Deno.args,
-    workers: count,
-    started: ctx.started.toISOString(),
-    wallSeconds,
-    executed,
-    cacheHits: hits,
-    stageSeconds: add("stageSeconds"),
-  };
-  await writeTextAtomic(`${outDir}/meta.json`, JSON.stringify(meta, null, 2) + "\n");
-  await writeReport(outDir, reportHeader(meta, name), reportOptions(meta));
-  await Deno.remove(shards, { recursive: true });
-  ctx.progress.line(`done in ${formatDuration(wallSeconds)} with ${count} workers; results in ${outDir}/`);
-  return { outDir, records, executed, hits };
 }
 
-/** What {@link runComposed} needs from its caller. */
-interface RunContext {
-  readonly progress: Progress;
-  readonly backend: BackendInfo;
-  readonly store: Store | undefined;
-  readonly started: Date;
-  readonly t0: number;
-  readonly command: string;
-}
-
-/** The kernel set in use, for the keys of numeric stages. */
-async function kernelSet(backend: string): Promise<string> {
-  if (backend !== "wasm") return "stock";
-  const on = Object.entries(wasmGradKernelStatus()).filter(([, registered]) => registered).map(([name]) => name);
-  if (on.length === 0) return "stock";
-  // The version is bumped by hand when results move; the source hash catches edits nobody versioned.
-  const source = (await kernelSourceHash()) ?? `unhashable-${crypto.randomUUID()}`;
-  return `dbal-wasm-grad/${WASM_KERNEL_SET_VERSION}:${on.join("+")}/${source}`;
+/** `--executor slurm`: writes the array; submits and waits with `--submit`, collects with `--attach`. */
+async function runSlurm(
+  jobs: readonly Job[],
+  flags: CliFlags,
+  outDir: string,
+  name: string,
+  sweep: SweepProgress,
+): Promise<JobResult[] | undefined> {
+  const dir = sweepDir(outDir);
+  const progress = sweep.progress;
+  const missing = (results: readonly (JobResult | undefined)[]) =>
+    jobs.filter((j) => results[j.index] === undefined).map((j) => j.index);
+  if (flags.attach) {
+    const results = await readArrayResults(dir, jobs);
+    const left = missing(results);
+    if (left.length > 0) {
+      throw new Error(
+        `--attach: ${left.length} of ${jobs.length} array tasks have no result yet (tasks ${left.join(",")}); ` +
+          `their logs: ${resolve(dir)}/logs/<task>.log`,
+      );
+    }
+    return results as JobResult[];
+  }
+  const script = await writeArray(dir, jobs, {
+    worker: [Deno.execPath(), "run", "-A", WORKER, ...machineArgs(flags, true)],
+    cwd: Deno.cwd(),
+    sbatch: flags.sbatch ?? [],
+    name,
+  });
+  if (!flags.submit) {
+    progress.line(`wrote ${script} (${jobs.length} array tasks); submit it with: sbatch ${script}`);
+    progress.line(`then write the results with the same command and --attach`);
+    return undefined;
+  }
+  const out = await new Deno.Command("sbatch", { args: ["--parsable", script], stderr: "piped", stdout: "piped" })
+    .output().catch((e) => {
+      throw new Error(`--submit: cannot run sbatch (${(e as Error).message}); is SLURM installed here?`);
+    });
+  if (!out.success) throw new Error(`sbatch failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+  const id = new TextDecoder().decode(out.stdout).trim().split(";")[0];
+  progress.line(`submitted array job ${id} (${jobs.length} tasks); waiting for their results`);
+  const done = new Set<number>();
+  for (;;) {
+    const results = await readArrayResults(dir, jobs);
+    for (const [i, r] of results.entries()) {
+      if (r && !done.has(i)) {
+        done.add(i);
+        sweep.runDone(i, r.records.length, r.worker.id);
+      }
+    }
+    const left = missing(results);
+    if (left.length === 0) return results as JobResult[];
+    const queued = await new Deno.Command("squeue", { args: ["-h", "-j", String(id)], stdout: "piped", stderr: "null" })
+      .output();
+    if (queued.success && new TextDecoder().decode(queued.stdout).trim() === "") {
+      // Nothing of the array is queued or running any more, and results are missing: those tasks failed.
+      const again = missing(await readArrayResults(dir, jobs));
+      if (again.length > 0) {
+        throw new Error(
+          `array job ${id} ended with ${again.length} task(s) failed (${again.join(",")}); ` +
+            `see ${resolve(dir)}/logs/<task>.log; resubmit with the same command (finished tasks are kept)`,
+        );
+      }
+    }
+    await new Promise((r) => setTimeout(r, 5_000));
+  }
 }
 
 /**
  * Interprets a composed experiment (a preset's or a user's): runs or
- * restores every step, writes `rounds.jsonl`, `meta.json`, the summary and
- * the plot, or, with `--dry-run`, prints the plan.
+ * restores every step (here, or as a sweep's jobs on workers), writes
+ * `rounds.jsonl`, `meta.json`, the summary and the plot, or, with
+ * `--dry-run`, prints the plan.
  */
 async function runComposed<D>(
   exp: Experiment<D>,
   flags: CliFlags,
   out: string | undefined,
   ctx: RunContext,
+  part?: number,
 ): Promise<CliResult> {
-  const { progress, backend, store } = ctx;
+  const { progress, backend } = ctx;
   const outDir = out ?? `results/${exp.name}`;
   // One run per folder: held until this function returns; a dry run writes nothing and takes none.
   await using _lock = flags.dryRun
     ? undefined
     : await lockResultsDir(outDir, { onWarning: (m) => progress.line(`WARNING ${m}`) });
-  if ((flags.workers ?? 1) > 1 && !flags.dryRun && !flags.shard) return await runWorkers(exp.name, flags, outDir, ctx);
-  let partial: string | undefined;
-  const records: RoundRecord[] = [];
-  const result = await interpret(exp, {
-    ...(flags.shard ? { shard: flags.shard } : {}),
-    progress,
-    env: { backend: backend.name, kernels: await kernelSet(backend.name) },
-    ...(store ? { store } : {}),
-    refresh: new Set(flags.refresh),
-    execute: !flags.dryRun,
-    scale: {
-      full: flags.full,
-      ...(flags.seeds ? { seeds: flags.seeds } : {}),
-      ...(flags.rounds ? { rounds: flags.rounds } : {}),
-    },
-    data: {
-      ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}),
-      download: flags.download,
-      ...(flags.checksums !== undefined ? { checksums: flags.checksums } : {}),
-    },
-    onRound: async (record) => {
-      if (partial === undefined) {
-        await Deno.mkdir(outDir, { recursive: true });
-        partial = `${outDir}/rounds.jsonl.partial`;
-        await Deno.writeTextFile(partial, "");
-      }
-      records.push(record);
-      await Deno.writeTextFile(partial, JSON.stringify(record) + "\n", { append: true });
-    },
-  })();
-  if (E.isLeft(result)) throw new Error(result.left.message, { cause: result.left.cause });
-  const { stats, dataKey, loaded } = result.right;
   if (flags.dryRun) {
-    printPlan(exp.name, dataKey, result.right.plan);
+    const planned = await executeRuns(exp, flags, flags, ctx, { dryRun: true });
+    printPlan(exp.name, planned.dataKey, planned.plan);
     return { outDir: "", records: [], executed: {}, hits: {} };
   }
+  const programmatic = flags.adjust !== undefined || flags.checksums !== undefined;
+  const asSweep = !flags.shard && !programmatic &&
+    ((flags.executor ?? "local") !== "local" || (flags.workers ?? 1) > 1);
+  const swept = asSweep ? await runSweep(exp, flags, outDir, ctx, part) : "inline";
+  if (swept === "submitted") return { outDir, records: [], executed: {}, hits: {} };
+  let produced: Produced;
+  if (swept === "inline") {
+    let partial: string | undefined;
+    const result = await executeRuns(exp, flags, flags, ctx, {
+      ...(flags.shard ? { shard: flags.shard } : {}),
+      onRound: async (record) => {
+        if (partial === undefined) {
+          await Deno.mkdir(outDir, { recursive: true });
+          partial = `${outDir}/rounds.jsonl.partial`;
+          await Deno.writeTextFile(partial, "");
+        }
+        await Deno.writeTextFile(partial, JSON.stringify(record) + "\n", { append: true });
+      },
+    });
+    if (partial !== undefined) await Deno.remove(partial);
+    produced = {
+      records: result.records,
+      executed: result.stats.executed,
+      hits: result.stats.hits,
+      seconds: result.stats.seconds,
+      dataKey: result.dataKey,
+      meta: { backend: backend.name, threads: backend.threads },
+    };
+  } else produced = swept;
   const wallSeconds = (performance.now() - ctx.t0) / 1000;
   await Deno.mkdir(outDir, { recursive: true });
-  if (partial !== undefined) await Deno.rename(partial, `${outDir}/rounds.jsonl`);
-  else await writeTextAtomic(`${outDir}/rounds.jsonl`, "");
+  await writeTextAtomic(`${outDir}/rounds.jsonl`, produced.records.map((r) => JSON.stringify(r) + "\n").join(""));
   const meta = {
     experiment: exp.name,
     command: ctx.command,
     argv: Deno.args,
-    backend: backend.name,
-    threads: backend.threads,
+    ...produced.meta,
     deno: Deno.version.deno,
     commit: await gitCommit(),
     started: ctx.started.toISOString(),
     wallSeconds,
     dataset: exp.load.stage.name.replace(/^load\//, ""),
-    contentHash: dataKey,
-    executed: stats.executed,
-    cacheHits: stats.hits,
-    stageSeconds: stats.seconds,
+    contentHash: produced.dataKey,
+    executed: produced.executed,
+    cacheHits: produced.hits,
+    stageSeconds: produced.seconds,
     ...(exp.description !== undefined ? { description: exp.description } : {}),
     ...(exp.meta ?? {}),
   };
@@ -513,11 +623,10 @@ async function runComposed<D>(
   await writeReport(outDir, reportHeader(meta as Parameters<typeof reportHeader>[0], exp.name), reportOptions(meta));
   progress.line(`done in ${formatDuration(wallSeconds)}; results in ${outDir}/`);
   if (tf.memory().numTensors > 0) progress.line(`  (${tf.memory().numTensors} tensors still allocated)`);
-  const ran = Object.entries(stats.executed).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
-  const hit = Object.entries(stats.hits).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
+  const ran = Object.entries(produced.executed).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
+  const hit = Object.entries(produced.hits).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
   progress.line(`stages executed: ${ran}; restored from cache: ${hit}`);
-  void loaded;
-  return { outDir, records, executed: stats.executed, hits: stats.hits };
+  return { outDir, records: produced.records, executed: produced.executed, hits: produced.hits };
 }
 
 if (import.meta.main) {
@@ -528,7 +637,8 @@ if (import.meta.main) {
   }
   exitWhenOrphaned({ cleanup: releaseHeldLocksSync }); // `deno task` killed: stop too, releasing the results lock
   try {
-    await runExperimentCommand(flags);
+    // The command line's default is the local pool, one worker per core (capped at one per run).
+    await runExperimentCommand({ ...flags, workers: flags.workers ?? navigator.hardwareConcurrency });
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(e.message);

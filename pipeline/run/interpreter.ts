@@ -68,8 +68,19 @@ export interface InterpretOptions {
   readonly scale: Scale;
   /** Where load stages find files. */
   readonly data: DataAccess;
-  /** Run only the runs i with i % count === index (one worker's share of a sweep). */
+  /**
+   * Run only the runs i with i % count === index (one worker's share of a
+   * sweep; with count = the number of runs, exactly run `index`).
+   */
   readonly shard?: { readonly index: number; readonly count: number };
+  /**
+   * A job's check before it runs anything: the experiment has `count` runs
+   * here and run `index` has this label, as the submitter saw them; otherwise
+   * this copy of the code or the data differs from the submitter's.
+   */
+  readonly expectRun?: { readonly index: number; readonly count: number; readonly label: string };
+  /** True: load the data and list the runs (into `runs`), run nothing else. */
+  readonly listOnly?: boolean;
   /** Receives each round's record as soon as it is complete. */
   readonly onRound?: (record: RoundRecord) => Promise<void>;
 }
@@ -92,6 +103,14 @@ export interface InterpretResult<D> {
   readonly stats: RunnerStats;
   /** Every step that would run or be restored, in order (dry runs; also filled when executing). */
   readonly plan: PlannedStep[];
+  /** Every run of the experiment (before any shard), with the rounds it has when no stop rule fires. */
+  readonly runs: readonly RunSummary[];
+}
+
+/** A run as a sweep hands it out: its label and how many rounds it plans. */
+export interface RunSummary {
+  readonly label: string;
+  readonly rounds: number;
 }
 
 /** A failure of an interpretation, as a value. */
@@ -172,15 +191,35 @@ class Interpreter {
   async experiment<D>(exp: Experiment<D>): Promise<InterpretResult<D>> {
     const loaded = await this.#load(exp.load);
     const shard = this.opts.shard;
-    const runs = exp.runs({ data: exp.load, value: loaded.value as D, scale: this.opts.scale })
-      .filter((_, i) => !shard || i % shard.count === shard.index);
+    const all = exp.runs({ data: exp.load, value: loaded.value as D, scale: this.opts.scale });
+    const summaries = all.map((run) => ({ label: runLabel(run), rounds: plannedRounds(run) }));
+    const result = (records: RoundRecord[]) => ({
+      loaded: loaded.value as D,
+      dataKey: loaded.key,
+      records,
+      stats: this.stats,
+      plan: this.plan,
+      runs: summaries,
+    });
+    if (this.opts.listOnly) return result([]);
+    const expect = this.opts.expectRun;
+    if (expect && (all.length !== expect.count || summaries[expect.index]?.label !== expect.label)) {
+      throw new Error(
+        `the job is run ${expect.index + 1}/${expect.count} "${expect.label}", but here the experiment has ` +
+          `${all.length} runs and run ${expect.index + 1} is "${summaries[expect.index]?.label ?? "missing"}": ` +
+          "this worker's data or code differs from the submitter's",
+      );
+    }
+    const indices = all.map((_, i) => i).filter((i) => !shard || i % shard.count === shard.index);
+    const runs = indices.map((i) => all[i] as Run);
     const records: RoundRecord[] = [];
-    const planned = runs.map((r) => plannedRounds(r));
+    const planned = indices.map((i) => summaries[i]?.rounds ?? 0);
     let total = planned.reduce((a, b) => a + b, 0);
     let done = 0;
     const start = performance.now();
     for (const [i, run] of runs.entries()) {
-      const label = `${run.label.curve}${run.label.variant ? ` [${run.label.variant}]` : ""} seed ${run.label.seed}`;
+      const label = runLabel(run);
+      const number = (indices[i] ?? i) + 1;
       this.#runLabel = label;
       this.#where = label;
       this.#memo = new Map();
@@ -188,7 +227,7 @@ class Interpreter {
         let state: unknown = run.start;
         for (let round = 0; round <= run.rounds; round++) {
           this.#round = round;
-          this.#where = `run ${i + 1}/${runs.length} ${label} round ${round}/${run.rounds}`;
+          this.#where = `run ${number}/${all.length} ${label} round ${round}/${run.rounds}`;
           const outcome = run.round(state, { round, rounds: run.rounds, last: round === run.rounds });
           if (!this.opts.execute) {
             await this.#planOutcome(outcome);
@@ -219,7 +258,7 @@ class Interpreter {
         this.#releaseAllBut(new Set());
       }
     }
-    return { loaded: loaded.value as D, dataKey: loaded.key, records, stats: this.stats, plan: this.plan };
+    return result(records);
   }
 
   async #load(step: Step<unknown>): Promise<{ key: string; value: unknown }> {
@@ -525,6 +564,11 @@ async function sequential<T, U>(items: readonly T[], f: (t: T) => Promise<U>): P
   const out: U[] = [];
   for (const item of items) out.push(await f(item));
   return out;
+}
+
+/** "bald seed 0", "bald [wide] seed 1": how progress lines and sweeps name a run. */
+export function runLabel(run: Run): string {
+  return `${run.label.curve}${run.label.variant ? ` [${run.label.variant}]` : ""} seed ${run.label.seed}`;
 }
 
 /**

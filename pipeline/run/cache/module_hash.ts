@@ -38,8 +38,9 @@ function loadImportMap(): Promise<Readonly<Record<string, string>>> {
  * @example
  * ```ts
  * import { importSpecifiers } from "./module_hash.ts";
- * const found = importSpecifiers('import { a } from "./a.ts";\nexport * from "../b.ts";\nconst c = await import("./c.ts");');
- * console.assert(found.join() === "./a.ts,../b.ts,./c.ts");
+ * // (The example names real files: this module's own text is hashed too, comments included.)
+ * const found = importSpecifiers('import { a } from "./key.ts";\nexport * from "../results.ts";\nconst c = await import("./store.ts");');
+ * console.assert(found.join() === "./key.ts,../results.ts,./store.ts");
  * ```
  */
 export function importSpecifiers(source: string): string[] {
