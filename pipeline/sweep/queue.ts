@@ -43,11 +43,23 @@ export function lockDurationMs(): number {
   return Number.isFinite(env) && env > 0 ? env : 120_000;
 }
 
-function connect(url: string): Redis {
-  // maxRetriesPerRequest null: commands wait for a reconnection (Redis restarted) instead of failing.
-  const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
-  redis.on("error", () => {}); // reconnection is ioredis's; errors surface as failed commands where they matter
-  return redis;
+/** Redis clients made by one submitter or worker: BullMQ leaves the clients it is given open, so they are closed here. */
+class Connections {
+  readonly #all: Redis[] = [];
+
+  constructor(readonly url: string) {}
+
+  /** A new client; maxRetriesPerRequest null: commands wait for a reconnection (Redis restarted) instead of failing. */
+  open(): Redis {
+    const redis = new Redis(this.url, { maxRetriesPerRequest: null });
+    redis.on("error", () => {}); // reconnection is ioredis's; errors surface as failed commands where they matter
+    this.#all.push(redis);
+    return redis;
+  }
+
+  close(): void {
+    for (const r of this.#all) r.disconnect();
+  }
 }
 
 const jobId = (job: Job) => `${job.sweep}-${job.index}`;
@@ -77,9 +89,9 @@ export async function runOnQueue(
   settings: QueueSettings,
   opts: QueueFollow & { readonly detach?: boolean; readonly attach?: boolean; readonly attempts?: number } = {},
 ): Promise<JobResult[] | undefined> {
-  const connection = connect(settings.url);
-  const queue = new Queue(settings.name, { connection });
-  const events = new QueueEvents(settings.name, { connection: connect(settings.url) });
+  const connections = new Connections(settings.url);
+  const queue = new Queue(settings.name, { connection: connections.open() });
+  const events = new QueueEvents(settings.name, { connection: connections.open() });
   try {
     const existing = await Promise.all(jobs.map((j) => queue.getJob(jobId(j))));
     const missing = jobs.filter((_, i) => existing[i] === undefined);
@@ -155,7 +167,7 @@ export async function runOnQueue(
   } finally {
     await events.close().catch(() => {});
     await queue.close().catch(() => {});
-    connection.disconnect();
+    connections.close();
   }
 }
 
@@ -184,6 +196,7 @@ export interface ServeQueueOptions extends QueueSettings {
  */
 export async function serveQueue(opts: ServeQueueOptions): Promise<void> {
   const lockDuration = lockDurationMs();
+  const connections = new Connections(opts.url);
   const worker = new Worker(
     opts.name,
     async (q) => {
@@ -198,7 +211,7 @@ export async function serveQueue(opts: ServeQueueOptions): Promise<void> {
       }
     },
     {
-      connection: connect(opts.url),
+      connection: connections.open(),
       concurrency: 1,
       lockDuration,
       stalledInterval: Math.max(1_000, Math.round(lockDuration / 2)),
@@ -212,7 +225,7 @@ export async function serveQueue(opts: ServeQueueOptions): Promise<void> {
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   if (opts.untilEmpty) {
-    const queue = new Queue(opts.name, { connection: connect(opts.url) });
+    const queue = new Queue(opts.name, { connection: connections.open() });
     let idle = 0;
     while (!worker.closing) {
       await new Promise((r) => setTimeout(r, 1_000));
@@ -228,5 +241,6 @@ export async function serveQueue(opts: ServeQueueOptions): Promise<void> {
   }
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
+  connections.close();
   console.error(`[worker ${opts.id}] stopped`);
 }

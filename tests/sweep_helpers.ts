@@ -1,0 +1,173 @@
+/**
+ * Helpers of the sweep tests: real processes (the `exp` command, workers, a
+ * `redis-server` on loopback) whose stderr is collected and watched.
+ */
+import { assertEquals } from "./asserts.ts";
+import { readRounds } from "../pipeline/run/results.ts";
+import { realDataDir } from "../pipeline/data/testutil.ts";
+
+/** The real MNIST folder, or undefined (the tests are then skipped). */
+export const real = realDataDir("mnist/t10k-labels-idx1-ubyte.gz");
+export const root = new URL("../", import.meta.url).pathname;
+export const cli = `${root}pipeline/cli/cli.ts`;
+export const workerTs = `${root}pipeline/cli/worker.ts`;
+
+/** Whether a program is on the PATH. */
+export function has(program: string): boolean {
+  try {
+    return new Deno.Command("sh", { args: ["-c", `command -v ${program}`], stdout: "null" }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/** A running process whose stderr is collected; `waitFor` resolves when a line matches. */
+export class Proc {
+  readonly child: Deno.ChildProcess;
+  text = "";
+  readonly #watchers: { re: RegExp; resolve: (line: string) => void }[] = [];
+  readonly done: Promise<{ code: number; signal: Deno.Signal | null; stderr: string }>;
+
+  /**
+   * @param args the arguments after `deno`
+   * @param opts working directory, environment, and a time limit (default 240 s) after which it is killed
+   */
+  constructor(args: string[], opts: { cwd?: string; env?: Record<string, string>; limitMs?: number } = {}) {
+    const child = new Deno.Command(Deno.execPath(), {
+      args,
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      env: { NO_COLOR: "1", ...(opts.env ?? {}) },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    this.child = child;
+    const reading = (async () => {
+      let rest = "";
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+        this.text += chunk;
+        rest += chunk;
+        let nl: number;
+        while ((nl = rest.indexOf("\n")) >= 0) {
+          const line = rest.slice(0, nl);
+          rest = rest.slice(nl + 1);
+          for (const w of [...this.#watchers]) {
+            if (w.re.test(line)) {
+              this.#watchers.splice(this.#watchers.indexOf(w), 1);
+              w.resolve(line);
+            }
+          }
+        }
+      }
+    })();
+    const limit = setTimeout(() => {
+      this.text += `\n(killed by the test: still running after ${opts.limitMs ?? 240_000} ms)\n`;
+      this.kill();
+    }, opts.limitMs ?? 240_000);
+    this.done = (async () => {
+      const status = await child.status;
+      clearTimeout(limit);
+      await reading;
+      return { code: status.code, signal: status.signal, stderr: this.text };
+    })();
+  }
+
+  /** Resolves with the first line (from now on) that matches. */
+  waitFor(re: RegExp): Promise<string> {
+    return new Promise((resolve) => this.#watchers.push({ re, resolve }));
+  }
+
+  kill(signal: Deno.Signal = "SIGKILL"): void {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // gone
+    }
+  }
+}
+
+/** The `exp` command on the tiny MNIST experiment. */
+export function exp(args: string[], env: Record<string, string> = {}): Proc {
+  return new Proc(["run", "-A", cli, `${root}tests/tiny_mnist.ts`, "--data-dir", real ?? "", ...args], { env });
+}
+
+/** A worker process. */
+export function worker(args: string[], cwd: string, env: Record<string, string> = {}): Proc {
+  return new Proc(["run", "-A", workerTs, "--data-dir", real ?? "", ...args], {
+    cwd,
+    env: { DBAL_WASM_THREADS: "1", ...env },
+  });
+}
+
+/** What a results folder holds that must not depend on who executed it. */
+export async function results(out: string) {
+  const meta = JSON.parse(await Deno.readTextFile(`${out}/meta.json`));
+  const rounds = await readRounds(`${out}/rounds.jsonl`);
+  return { meta, rounds: rounds.map((r) => [r.acquisition, r.seed, r.round, r.accuracy, r.nll, r.acquired]) };
+}
+
+/** Runs a process to its end and checks it succeeded. */
+export async function succeeds(p: Proc): Promise<string> {
+  const r = await p.done;
+  assertEquals(r.code, 0, r.stderr);
+  return r.stderr;
+}
+
+/** A free loopback port. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** A real redis-server on loopback, with its append-only file in `dir` (so a restart keeps the queue). */
+export class RedisServer {
+  child: Deno.ChildProcess | undefined;
+  constructor(readonly dir: string, readonly port: number, readonly password: string) {}
+
+  get url(): string {
+    return `redis://:${this.password}@127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.child = new Deno.Command("redis-server", {
+      args: [
+        "--port",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        this.dir,
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--maxmemory-policy",
+        "noeviction",
+        "--requirepass",
+        this.password,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    for (let i = 0; i < 100; i++) {
+      const ping = await new Deno.Command("redis-cli", {
+        args: ["-p", String(this.port), "-a", this.password, "--no-auth-warning", "ping"],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      if (new TextDecoder().decode(ping.stdout).includes("PONG")) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error("redis-server did not start");
+  }
+
+  /** SIGTERM (it writes its append-only file and exits), then waits. */
+  async stop(): Promise<void> {
+    if (!this.child) return;
+    this.child.kill("SIGTERM");
+    await this.child.status;
+    this.child = undefined;
+  }
+}
