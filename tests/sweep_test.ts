@@ -261,7 +261,7 @@ Deno.test({
     withDir("dbal-slurm-", async (dir) => {
       const base = await baseline(2);
       const common = [...sweepArgs(2), "--executor", "slurm", "--out", `${dir}/out`, "--cache-dir", `${dir}/store`];
-      const written = await succeeds(exp([...common, "--sbatch", "--partition=debug"]));
+      const written = await succeeds(exp([...common, "--sbatch", "partition=debug"]));
       assert(/submit it with: sbatch /.test(written), written);
       const script = await Deno.readTextFile(`${dir}/out/.sweep/array.sh`);
       assert(script.includes("#SBATCH --array=0-3"), script);

@@ -50,7 +50,7 @@ Flags:
   --detach           queue: return once the jobs are queued
   --attach           queue: follow a sweep queued before; slurm: write the results of a finished array
   --submit           slurm: submit the array with sbatch and wait for it (default: write the script only)
-  --sbatch LINE      slurm: an #SBATCH line for the script, e.g. "--partition=gpu" (repeatable)
+  --sbatch OPT       slurm: an sbatch option for the script, e.g. partition=gpu (repeatable)
   --shard K/N        run only runs K, K+N, K+2N, ... in this process
   --help             this text`;
 

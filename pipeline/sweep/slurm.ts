@@ -33,7 +33,7 @@ export interface ArrayOptions {
   readonly worker: readonly string[];
   /** The directory tasks start in (the checkout). */
   readonly cwd: string;
-  /** Lines added as `#SBATCH <line>` (from `--sbatch`, e.g. `--partition=gpu --gres=gpu:1`). */
+  /** Lines added as `#SBATCH <line>` (from `--sbatch`, e.g. `partition=gpu`, written `#SBATCH --partition=gpu`). */
   readonly sbatch: readonly string[];
   /** The job array's name. */
   readonly name: string;
@@ -60,7 +60,7 @@ export async function writeArray(dir: string, jobs: readonly Job[], opts: ArrayO
     `#SBATCH --array=0-${jobs.length - 1}`,
     `#SBATCH --output=${quote(`${abs}/logs/%a.log`)}`,
     "#SBATCH --ntasks=1",
-    ...opts.sbatch.map((line) => `#SBATCH ${line}`),
+    ...opts.sbatch.map((line) => `#SBATCH ${line.startsWith("-") ? line : `--${line}`}`),
     "# Written by deno task exp --executor slurm: task K runs job K of jobs.json on the shared cache.",
     "set -eu",
     `cd ${quote(opts.cwd)}`,
