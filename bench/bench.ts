@@ -17,7 +17,8 @@
  * Prints a markdown table (stdout) and writes `results/bench/<date>.json` and
  * `.md`. Flags: `--backend <name>` (default auto), `--quick` (small sizes),
  * `--only train,forward,pool,round,cache,torch` (default all of these), and
- * the older sections `posteriors`, `acquire`, `kernels`, run only when named.
+ * the older sections `posteriors`, `acquire`, `kernels`, and `sweep` (a small
+ * real sweep on each executor, `bench/sweep_bench.ts`), run only when named.
  *
  * @module
  */
@@ -43,6 +44,7 @@ import {
   trainingRate,
 } from "./sections.ts";
 import { benchCachedRerun } from "./cache_bench.ts";
+import { benchSweep } from "./sweep_bench.ts";
 import type { Net } from "../pipeline/tensor/net.ts";
 import { mcDropoutPosterior, type Posterior } from "../pipeline/tensor/posterior.ts";
 
@@ -317,6 +319,10 @@ async function runParent(): Promise<void> {
   }
   if (only?.includes("acquire")) {
     rows.push(...(await benchAcquisition({ samples: T, pool: size.pool, batch: 10, log })));
+  }
+  if (only?.includes("sweep")) {
+    const dataDir = Deno.env.get("DBAL_DATA") ?? `${Deno.env.get("HOME")}/.cache/dbal/data`;
+    rows.push(...(await benchSweep({ dataDir, workers: navigator.hardwareConcurrency, log })));
   }
   if (only?.includes("kernels") && wasm) {
     for (const k of await benchWasmGradKernels(quick ? { reps: 2 } : {})) {

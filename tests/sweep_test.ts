@@ -7,6 +7,7 @@
  * other code or no data, a dead worker's lease) end as stated.
  */
 import { assert, assertEquals } from "./asserts.ts";
+import { openStore } from "../pipeline/run/cache/mod.ts";
 import { exp, freePort, has, Proc, real, RedisServer, results, root, succeeds, worker } from "./sweep_helpers.ts";
 
 const redis = has("redis-server") && has("redis-cli");
@@ -83,6 +84,51 @@ Deno.test({
         const text = await succeeds(again);
         assert(/0 job\(s\) queued, 4 already there/.test(text), text);
         assertEquals((await results(`${dir}/again`)).rounds, base.rounds);
+      } finally {
+        await server.stop();
+      }
+    }),
+});
+
+Deno.test({
+  name:
+    "queue: workers without a shared folder, on the Redis store, give the one-process results; shared stages run once",
+  ignore: real === undefined || !redis,
+  fn: () =>
+    withDir("dbal-queue-redis-store-", async (dir) => {
+      const base = await baseline(2);
+      const server = new RedisServer(dir, freePort(), "pw");
+      await server.start();
+      try {
+        const store = `${server.url}/1`; // the store in database 1, the queue in 0
+        const sub = exp([
+          ...sweepArgs(2),
+          "--executor",
+          "queue",
+          "--queue",
+          server.url,
+          "--out",
+          `${dir}/out`,
+          "--cache-dir",
+          store,
+        ]);
+        await sub.waitFor(/job\(s\) queued/);
+        const homes = ["a", "b"].map((w) => `${dir}/host-${w}`);
+        for (const h of homes) await Deno.mkdir(h);
+        const workers = homes.map((h, i) =>
+          worker(["--queue", server.url, "--until-empty", "--id", `w${i}`, "--cache-dir", store], h)
+        );
+        await succeeds(sub);
+        for (const w of workers) await succeeds(w);
+        const got = await results(`${dir}/out`);
+        assertEquals(got.rounds, base.rounds);
+        assertEquals(got.meta.executed, base.meta.executed);
+        for (const h of homes) assertEquals([...Deno.readDirSync(h)].length, 0, h);
+        // A rerun on the store restores everything.
+        await succeeds(exp([...sweepArgs(2), "--workers", "1", "--out", `${dir}/again`, "--cache-dir", store]));
+        const again = await results(`${dir}/again`);
+        assertEquals(again.rounds, base.rounds);
+        assertEquals(again.meta.executed, {});
       } finally {
         await server.stop();
       }
@@ -289,6 +335,30 @@ Deno.test({
       assertEquals(got.rounds, base.rounds);
       assertEquals(got.meta.executed, base.meta.executed);
       assertEquals(got.meta.executor, "slurm");
+    }),
+});
+
+Deno.test({
+  name: "file store: leases left by dead workers on another host are recovered, and the run completes",
+  ignore: real === undefined,
+  fn: () =>
+    withDir("dbal-stale-lease-", async (dir) => {
+      const base = await baseline(2);
+      // Every key the sweep computes (the same in any store: keys are content addresses).
+      const keys = await (await openStore(`${baseDir}/c2`)).list();
+      assert(keys.length > 10, `${keys.length} keys`);
+      const old = new Date(Date.now() - 120_000);
+      for (const key of keys) {
+        const lease = `${dir}/store/leases/${key}`;
+        await Deno.mkdir(lease, { recursive: true });
+        const holder = { pid: 4242, host: "crashed-host", since: old.toISOString(), token: crypto.randomUUID() };
+        await Deno.writeTextFile(`${lease}/.run.lock`, JSON.stringify(holder) + "\n");
+        await Deno.utime(`${lease}/.run.lock`, old, old);
+      }
+      const stderr = await succeeds(exp([...sweepArgs(2), "--out", `${dir}/out`, "--cache-dir", `${dir}/store`]));
+      assert(/took over the lock of a run that is gone \(pid 4242 on host crashed-host/.test(stderr), stderr);
+      assertEquals((await results(`${dir}/out`)).rounds, base.rounds);
+      assertEquals((await results(`${dir}/out`)).meta.executed, base.meta.executed);
     }),
 });
 

@@ -16,7 +16,15 @@ import { ConfigError, loadRunnable } from "./experiment_file.ts";
 import { formatDuration } from "../run/progress.ts";
 import { reportHeader, reportOptions, writeReport } from "./report.ts";
 import { type RoundRecord, writeTextAtomic } from "../run/results.ts";
-import { composePreset, executeRuns, experimentCodeHash, portablePath, type RunContext, startRun } from "./execute.ts";
+import {
+  closeStores,
+  composePreset,
+  executeRuns,
+  experimentCodeHash,
+  portablePath,
+  type RunContext,
+  startRun,
+} from "./execute.ts";
 import { type Job, type JobResult, makeJobs, sumCounts } from "../sweep/job.ts";
 import { SweepProgress } from "../sweep/progress.ts";
 import { runLocalPool } from "../sweep/local_pool.ts";
@@ -35,7 +43,7 @@ Flags:
   --rounds N         override the number of acquisition rounds
   --out DIR          results directory (default results/<experiment name>)
   --no-download      never download missing data
-  --cache-dir DIR    stage cache (default results/.cache)
+  --cache-dir DIR    stage cache (default results/.cache), or redis://[:password@]host:port for a fleet's store
   --no-cache         neither read nor write the cache
   --refresh STAGE    recompute this stage kind or name even when cached (repeatable)
   --export NAME      run this named export of a TypeScript file instead of its default
@@ -362,7 +370,7 @@ interface Produced {
 
 /** The machine flags a worker process gets (absolute paths where it may start elsewhere). */
 function machineArgs(flags: CliFlags, absolute: boolean): string[] {
-  const path = (p: string) => absolute ? resolve(p) : p;
+  const path = (p: string) => absolute && !/^rediss?:\/\//.test(p) ? resolve(p) : p;
   return [
     "--cache-dir",
     path(flags.cacheDir),
@@ -639,6 +647,7 @@ if (import.meta.main) {
   try {
     // The command line's default is the local pool, one worker per core (capped at one per run).
     await runExperimentCommand({ ...flags, workers: flags.workers ?? navigator.hardwareConcurrency });
+    closeStores();
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(e.message);

@@ -13,7 +13,7 @@ import { pathToFileURL } from "node:url";
 import * as E from "fp-ts/Either.js";
 import { atFullScale, type ExperimentConfig } from "../../dsl/experiment.ts";
 import { type Experiment, isExperiment } from "../../dsl/compose.ts";
-import { openStore, type Store } from "../run/cache/mod.ts";
+import { openRedisStore, openStore, type RedisStore, type StageStore } from "../run/cache/mod.ts";
 import { hashModuleGraph } from "../run/cache/module_hash.ts";
 import { sha256HexOfText } from "../run/cache/_sha256.ts";
 import { type BackendInfo, selectBackend } from "../tensor/backend.ts";
@@ -81,7 +81,7 @@ export interface MachineFlags {
 export interface RunContext {
   readonly progress: Progress;
   readonly backend: BackendInfo;
-  readonly store: Store | undefined;
+  readonly store: StageStore | undefined;
   readonly started: Date;
   readonly t0: number;
   readonly command: string;
@@ -163,10 +163,33 @@ export async function startRun(
   const backend = await selectBackend(sel.backend as Parameters<typeof selectBackend>[0]);
   progress.line(`backend ${backend.name} (requested ${backend.requested}), ${backend.threads} thread(s)`);
   for (const note of backend.notes) progress.line(`  skipped: ${note}`);
-  const store = machine.noCache
-    ? undefined
-    : await openStore(machine.cacheDir, { warn: (m) => progress.line(`WARNING ${m}`) });
+  const store = machine.noCache ? undefined : await openStageStore(machine.cacheDir, progress);
   return { progress, backend, store, started, t0, command };
+}
+
+const redisStores = new Set<RedisStore>();
+
+/**
+ * Opens the cache: a folder (the filesystem store, on a shared mount for many
+ * machines) or a `redis://` / `rediss://` URL (the Redis store, for a fleet
+ * without one).
+ *
+ * @param location `--cache-dir`
+ * @param progress where warnings go
+ * @returns the store
+ */
+export async function openStageStore(location: string, progress: Progress): Promise<StageStore> {
+  const warn = (m: string) => progress.line(`WARNING ${m}`);
+  if (!/^rediss?:\/\//.test(location)) return await openStore(location, { warn });
+  const store = await openRedisStore(location, { warn });
+  redisStores.add(store);
+  return store;
+}
+
+/** Closes the connections of the Redis stores this process opened (so that it can exit). */
+export function closeStores(): void {
+  for (const s of redisStores) s.close();
+  redisStores.clear();
 }
 
 /** The sha256 of the kernel modules (and what they import). */

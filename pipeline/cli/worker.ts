@@ -18,7 +18,15 @@
  */
 import { parseArgs } from "node:util";
 import { decodeOrThrow, type Job, JobCodec, type JobResult } from "../sweep/job.ts";
-import { executeRuns, experimentCodeHash, loadSelected, localPath, type MachineFlags, startRun } from "./execute.ts";
+import {
+  closeStores,
+  executeRuns,
+  experimentCodeHash,
+  loadSelected,
+  localPath,
+  type MachineFlags,
+  startRun,
+} from "./execute.ts";
 import type { RoundRecord } from "../run/results.ts";
 import { exitWhenOrphaned } from "../run/parent_watch.ts";
 import { releaseHeldLocksSync } from "../run/results_lock.ts";
@@ -109,7 +117,7 @@ const usage = `Usage: deno task worker (--queue URL | --jobs FILE [--task K] | -
   --until-empty      stop when the queue has no waiting or active job left
   --jobs FILE        a sweep's jobs file (written by --executor slurm); with --task K (default $SLURM_ARRAY_TASK_ID)
   --id NAME          this worker's name in progress lines and results (default host:pid)
-  --cache-dir DIR    stage cache (default results/.cache; on a cluster, the shared folder)
+  --cache-dir DIR    stage cache (default results/.cache; on a cluster, the shared folder; or redis://…)
   --data-dir DIR     data sets directory (default: $DBAL_DATA, else ~/.cache/dbal/data)
   --no-download      never download missing data
   --no-cache         neither read nor write the cache`;
@@ -178,4 +186,5 @@ if (import.meta.main) {
     console.error(`worker ${id}: ${(e as Error).message}`);
     Deno.exit(1);
   }
+  closeStores();
 }

@@ -24,11 +24,10 @@ import {
   type Step,
 } from "../../dsl/compose.ts";
 import type { DataAccess, StageError } from "../../dsl/stage.ts";
-import { stageKey, type Store } from "./cache/mod.ts";
+import { stageKey, type StageStore } from "./cache/mod.ts";
 import { hashModuleGraph } from "./cache/module_hash.ts";
 import { sha256HexOfText } from "./cache/_sha256.ts";
 import { formatDuration, type Progress } from "./progress.ts";
-import { lockResultsDir } from "./results_lock.ts";
 import type { RoundRecord } from "./results.ts";
 
 /** Raised inside the interpreter when a stage returns a Left; surfaces as that Left. */
@@ -59,7 +58,7 @@ export interface InterpretOptions {
   readonly progress: Progress;
   readonly env: NumericEnv;
   /** The cache, or undefined for `--no-cache`. */
-  readonly store?: Store;
+  readonly store?: StageStore;
   /** Stage kinds or names to recompute (with everything downstream) and overwrite in the cache. */
   readonly refresh: ReadonlySet<string>;
   /** False: `--dry-run`, plan and check the cache, run nothing but the load. */
@@ -407,19 +406,15 @@ class Interpreter {
   }
 
   /**
-   * Takes the lease of a key in the store (`<store>/leases/<key>/`), waiting
-   * while a live worker holds it; a dead worker's lease is taken over.
+   * Takes the lease of a key in the store, waiting while a live worker holds
+   * it; a dead worker's lease is taken over (see `StageStore.lease`).
    */
   async #lease(key: string): Promise<AsyncDisposable & { readonly storedMeanwhile: boolean }> {
-    const dir = `${(this.opts.store as Store).dir}/leases/${key}`;
-    const lock = await lockResultsDir(dir, {
-      wait: true,
-      pollMs: 200,
-      onWarning: (m) => this.opts.progress.line(`WARNING cache lease: ${m}`),
-    });
+    const store = this.opts.store as StageStore;
+    const lease = await store.lease(key, (m) => this.opts.progress.line(`WARNING cache lease: ${m}`));
     // Someone else held it first when their entry is now in the store.
-    const storedMeanwhile = (await this.opts.store?.has(key)) ?? false;
-    return { storedMeanwhile, [Symbol.asyncDispose]: () => lock.release() };
+    const storedMeanwhile = await store.has(key);
+    return { storedMeanwhile, [Symbol.asyncDispose]: () => lease[Symbol.asyncDispose]() };
   }
 
   async #runStage(step: Step<unknown>, input: Record<string, unknown>): Promise<unknown> {

@@ -64,6 +64,9 @@ class Connections {
 
 const jobId = (job: Job) => `${job.sweep}-${job.index}`;
 
+/** How often the submitter reads every open job's state, whatever the events said. */
+const FULL_POLL_MS = 10_000;
+
 /** What the submitter reports while it waits. */
 export interface QueueFollow {
   readonly onRound?: (job: Job, round: number, worker: string) => void;
@@ -131,9 +134,25 @@ export async function runOnQueue(
     });
     const results: (JobResult | undefined)[] = jobs.map(() => undefined);
     const attemptsSeen = new Map<number, number>();
+    // Events say which job to look at; every FULL_POLL_MS all open jobs are read anyway, so an event lost
+    // (a Redis restart, a dropped connection) delays the submitter by at most that, and loses nothing.
+    const flagged = new Set<number>();
+    let wake: () => void = () => {};
+    const flag = ({ jobId: id }: { jobId: string }) => {
+      const job = byId.get(id);
+      if (job) {
+        flagged.add(job.index);
+        wake();
+      }
+    };
+    for (const event of ["active", "completed", "failed", "stalled"] as const) events.on(event, flag);
+    let lastFull = -Infinity;
     for (;;) {
-      let open = 0;
-      for (const job of jobs) {
+      const full = performance.now() - lastFull >= FULL_POLL_MS;
+      if (full) lastFull = performance.now();
+      const look = full ? jobs : [...flagged].map((i) => jobs[i] as Job);
+      flagged.clear();
+      for (const job of look) {
         if (results[job.index]) continue;
         const q = await QueueJob.fromId(queue, jobId(job));
         if (!q) throw new Error(`job ${job.index + 1}/${job.count} (${job.label}) vanished from the queue`);
@@ -146,9 +165,8 @@ export async function runOnQueue(
         }
         if (state === "failed") {
           throw new Error(
-            `job ${
-              job.index + 1
-            }/${job.count} (${job.label}) failed after ${q.attemptsMade} attempt(s): ${q.failedReason}`,
+            `job ${job.index + 1}/${job.count} (${job.label}) failed after ${q.attemptsMade} attempt(s): ` +
+              q.failedReason,
           );
         }
         const tries = q.attemptsStarted ?? q.attemptsMade;
@@ -159,10 +177,17 @@ export async function runOnQueue(
           );
         }
         attemptsSeen.set(job.index, tries);
-        open++;
       }
-      if (open === 0) return results as JobResult[];
-      await new Promise((r) => setTimeout(r, 1_000));
+      if (results.every((r) => r !== undefined)) return results as JobResult[];
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, FULL_POLL_MS);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        if (flagged.size > 0) wake();
+      });
+      wake = () => {};
     }
   } finally {
     await events.close().catch(() => {});

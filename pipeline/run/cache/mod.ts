@@ -26,9 +26,11 @@ export {
   type EntryInput,
   openStore,
   type PutOutcome,
+  type StageStore,
   Store,
   type StoredArray,
   type StoredArrayData,
   type StoreOptions,
   type StoreStats,
 } from "./store.ts";
+export { openRedisStore, RedisStore } from "./redis_store.ts";

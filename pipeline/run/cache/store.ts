@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { encodeCanonical } from "./_json.ts";
 import { sha256Hex } from "./_sha256.ts";
 import { isCacheKey } from "./key.ts";
+import { lockResultsDir } from "../results_lock.ts";
 
 /** The array types an entry can hold. */
 export type StoredArrayData = Float32Array | Int32Array | Uint8Array | Float64Array;
@@ -62,6 +63,31 @@ export interface StoreStats {
 
 /** `written`: this call placed the entry; `exists`: an entry for the key was already there (kept). */
 export type PutOutcome = "written" | "exists";
+
+/**
+ * What the interpreter needs of a store: the filesystem {@link Store} (one
+ * machine, or many on a shared mount) and `RedisStore` (a fleet without a
+ * shared mount) both provide it.
+ */
+export interface StageStore {
+  /** Where it is, for messages (a folder, or a URL without its password). */
+  readonly location: string;
+  /** Whether an entry for `key` is in place (not verified). */
+  has(key: string): Promise<boolean>;
+  /** Whether the entry for `key` is whole (sizes), without reading its data. */
+  check(key: string): Promise<"hit" | "miss" | "damaged">;
+  /** The entry for `key`, verified; a damaged one is reported, removed and read as a miss. */
+  get(key: string): Promise<Entry | undefined>;
+  /** Stores an entry unless one is in place; readers never see it half written. */
+  put(key: string, stageName: string, value: EntryInput): Promise<PutOutcome>;
+  /** Removes the entry for `key`. */
+  remove(key: string): Promise<boolean>;
+  /**
+   * Leases `key` for computing it: waits while a live worker holds it (a dead
+   * worker's lease expires) and resolves with the lease; release it when done.
+   */
+  lease(key: string, onWarning: (message: string) => void): Promise<AsyncDisposable>;
+}
 
 const FORMAT = "dbal-cache/1";
 const META = "meta.json";
@@ -136,9 +162,29 @@ type ReadResult =
   | { kind: "damaged"; problem: string; metaText: string | undefined };
 
 /** A content-addressed store of stage outputs; see the module doc. Made by {@link openStore}. */
-export class Store {
+export class Store implements StageStore {
   /** The store's directory. */
   readonly dir: string;
+
+  /** The store's directory, for messages. */
+  get location(): string {
+    return this.dir;
+  }
+
+  /**
+   * Leases a key (`<dir>/leases/<key>/`, the results folder's lock): a live
+   * holder is waited for; a dead one's lease is taken over (same host: at
+   * once, by pid; another host: after 30 s without a heartbeat).
+   *
+   * @param key a cache key
+   * @param onWarning told when a dead worker's lease is taken over
+   * @returns the lease
+   */
+  async lease(key: string, onWarning: (message: string) => void): Promise<AsyncDisposable> {
+    if (!isCacheKey(key)) throw new TypeError(`Cache key must be 64 lower-case hex digits, got ${JSON.stringify(key)}`);
+    const lock = await lockResultsDir(join(this.dir, "leases", key), { wait: true, pollMs: 200, onWarning });
+    return { [Symbol.asyncDispose]: () => lock.release() };
+  }
   readonly #warn: (message: string) => void;
 
   /**
@@ -234,35 +280,14 @@ export class Store {
     if (typeof stageName !== "string" || stageName === "") {
       throw new TypeError("stageName: expected a non-empty string");
     }
-    const jsonText = encodeCanonical(value.json, "json", {
-      verb: "store",
-      encodeTyped: (_view, path) => {
-        throw new TypeError(`${path}: cannot store a typed array in json; put it in arrays`);
-      },
-    });
-    const arrays = checkArrays(value.arrays ?? {});
+    const encoded = await encodeEntry(key, stageName, value);
     if (await exists(join(dir, META))) return "exists";
 
     const tmp = join(this.dir, TMP, `${key}.${Deno.pid}.${randomHex(6)}`);
     await Deno.mkdir(tmp, { recursive: true });
     try {
-      const jsonBytes = new TextEncoder().encode(jsonText);
-      await Deno.writeFile(join(tmp, VALUE), jsonBytes);
-      const arrayMetas: Record<string, ArrayMeta> = {};
-      for (const [name, { dtype, shape, bytes }] of arrays) {
-        const file = `${name}.bin`;
-        await Deno.writeFile(join(tmp, file), bytes);
-        arrayMetas[name] = { file, dtype, shape, bytes: bytes.byteLength, sha256: await sha256Hex(bytes) };
-      }
-      const meta: Meta = {
-        format: FORMAT,
-        key,
-        stage: stageName,
-        created: new Date().toISOString(),
-        id: randomHex(8),
-        json: { file: VALUE, bytes: jsonBytes.byteLength, sha256: await sha256Hex(jsonBytes) },
-        arrays: arrayMetas,
-      };
+      for (const [file, bytes] of encoded.files) await Deno.writeFile(join(tmp, file), bytes);
+      const meta = encoded.meta;
       await Deno.writeTextFile(join(tmp, META), JSON.stringify(meta, null, 1) + "\n");
       await Deno.mkdir(join(dir, ".."), { recursive: true });
       for (let attempt = 0;; attempt++) {
@@ -381,6 +406,131 @@ export class Store {
   }
 }
 
+/** An entry as a store keeps it: named byte blobs (`value.json`, `<array>.bin`) and the meta that lists them. */
+export interface EncodedEntry {
+  /** The meta (`meta.json`'s content): key, stage, sizes and sha256 of every blob. */
+  readonly meta: Meta;
+  /** The blobs by file name, `meta.json` excluded. */
+  readonly files: ReadonlyMap<string, Uint8Array>;
+}
+
+/**
+ * Encodes a value for a store: canonical JSON, raw little-endian arrays, and
+ * their sizes and checksums.
+ *
+ * @param key the cache key
+ * @param stageName the stage's name
+ * @param value the JSON payload and named arrays
+ * @returns the blobs and meta
+ * @throws {TypeError} for a bad stage name, array name or array type, or JSON that cannot be stored
+ * @throws {RangeError} for a shape that does not match its data, or NaN/Infinity in the JSON
+ */
+export async function encodeEntry(key: string, stageName: string, value: EntryInput): Promise<EncodedEntry> {
+  if (!isCacheKey(key)) throw new TypeError(`Cache key must be 64 lower-case hex digits, got ${JSON.stringify(key)}`);
+  if (typeof stageName !== "string" || stageName === "") {
+    throw new TypeError("stageName: expected a non-empty string");
+  }
+  const jsonText = encodeCanonical(value.json, "json", {
+    verb: "store",
+    encodeTyped: (_view, path) => {
+      throw new TypeError(`${path}: cannot store a typed array in json; put it in arrays`);
+    },
+  });
+  const arrays = checkArrays(value.arrays ?? {});
+  const files = new Map<string, Uint8Array>();
+  const jsonBytes = new TextEncoder().encode(jsonText);
+  files.set(VALUE, jsonBytes);
+  const arrayMetas: Record<string, ArrayMeta> = {};
+  for (const [name, { dtype, shape, bytes }] of arrays) {
+    const file = `${name}.bin`;
+    files.set(file, bytes);
+    arrayMetas[name] = { file, dtype, shape, bytes: bytes.byteLength, sha256: await sha256Hex(bytes) };
+  }
+  const meta: Meta = {
+    format: FORMAT,
+    key,
+    stage: stageName,
+    created: new Date().toISOString(),
+    id: randomHex(8),
+    json: { file: VALUE, bytes: jsonBytes.byteLength, sha256: await sha256Hex(jsonBytes) },
+    arrays: arrayMetas,
+  };
+  return { meta, files };
+}
+
+/** What reading an entry found. */
+export type DecodedEntry =
+  | { readonly kind: "hit"; readonly entry: Entry }
+  | { readonly kind: "damaged"; readonly problem: string };
+
+/**
+ * Decodes and verifies an entry from its meta text and a reader of its blobs.
+ *
+ * @param key the key it must be for
+ * @param metaText the meta (`meta.json`'s text)
+ * @param read a blob's bytes by file name, undefined when missing
+ * @returns the entry, or what is wrong with it
+ */
+export async function decodeEntry(
+  key: string,
+  metaText: string,
+  read: (file: string) => Promise<Uint8Array | undefined>,
+): Promise<DecodedEntry> {
+  const damaged = (problem: string): DecodedEntry => ({ kind: "damaged", problem });
+  let meta: Meta;
+  try {
+    meta = parseMeta(JSON.parse(metaText), key);
+  } catch (e) {
+    return damaged(`meta.json is unreadable (${(e as Error).message})`);
+  }
+  const verified = async (file: FileMeta): Promise<Uint8Array | string> => {
+    const bytes = await read(file.file);
+    if (bytes === undefined) return `${file.file} is missing`;
+    if (bytes.byteLength !== file.bytes) {
+      return `size of ${file.file} is ${bytes.byteLength} bytes, expected ${file.bytes}`;
+    }
+    const sha256 = await sha256Hex(bytes);
+    if (sha256 !== file.sha256) return `sha256 of ${file.file} is ${sha256}, expected ${file.sha256}`;
+    return bytes;
+  };
+  const jsonBytes = await verified(meta.json);
+  if (typeof jsonBytes === "string") return damaged(jsonBytes);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(jsonBytes));
+  } catch (e) {
+    return damaged(`${meta.json.file} is unreadable (${(e as Error).message})`);
+  }
+  const arrays: Array<[string, StoredArray]> = [];
+  for (const [name, array] of Object.entries(meta.arrays)) {
+    const bytes = await verified(array);
+    if (typeof bytes === "string") return damaged(bytes);
+    // Own an exactly-sized, aligned buffer, so that `data.buffer` is safe to hand on.
+    const buffer = bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength
+      ? bytes.buffer as ArrayBuffer
+      : bytes.slice().buffer;
+    arrays.push([name, { data: new CONSTRUCTORS[array.dtype](buffer), shape: array.shape }]);
+  }
+  // fromEntries defines own properties, whatever the names.
+  return { kind: "hit", entry: { json, arrays: Object.fromEntries(arrays) } };
+}
+
+/**
+ * The blob sizes a meta lists, by file name (to check an entry is whole without reading it).
+ *
+ * @param key the key it must be for
+ * @param metaText the meta's text
+ * @returns sizes, or undefined when the meta is unreadable
+ */
+export function listedSizes(key: string, metaText: string): Map<string, number> | undefined {
+  try {
+    const meta = parseMeta(JSON.parse(metaText), key);
+    return new Map([meta.json, ...Object.values(meta.arrays)].map((f) => [f.file, f.bytes]));
+  } catch {
+    return undefined;
+  }
+}
+
 /** Checks arrays and returns their bytes, before anything is written. */
 function checkArrays(
   arrays: NonNullable<EntryInput["arrays"]>,
@@ -432,52 +582,15 @@ async function readEntry(dir: string, key: string): Promise<ReadResult> {
     if (!(await exists(dir))) return { kind: "miss" };
     return { kind: "damaged", problem: "meta.json is missing (incomplete entry)", metaText };
   }
-  const damaged = (problem: string): ReadResult => ({ kind: "damaged", problem, metaText });
-  let meta: Meta;
-  try {
-    meta = parseMeta(JSON.parse(metaText), key);
-  } catch (e) {
-    return damaged(`meta.json is unreadable (${(e as Error).message})`);
-  }
-
-  const jsonBytes = await readVerified(dir, meta.json);
-  if (typeof jsonBytes === "string") return damaged(jsonBytes);
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(jsonBytes));
-  } catch (e) {
-    return damaged(`${meta.json.file} is unreadable (${(e as Error).message})`);
-  }
-
-  const arrays: Array<[string, StoredArray]> = [];
-  for (const [name, array] of Object.entries(meta.arrays)) {
-    const bytes = await readVerified(dir, array);
-    if (typeof bytes === "string") return damaged(bytes);
-    // Own an exactly-sized, aligned buffer, so that `data.buffer` is safe to hand on.
-    const buffer = bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength
-      ? bytes.buffer as ArrayBuffer
-      : bytes.slice().buffer;
-    arrays.push([name, { data: new CONSTRUCTORS[array.dtype](buffer), shape: array.shape }]);
-  }
-  // fromEntries defines own properties, whatever the names.
-  return { kind: "hit", entry: { json, arrays: Object.fromEntries(arrays) } };
-}
-
-/** The file's bytes when its size and sha256 match, else a description of the problem. */
-async function readVerified(dir: string, file: FileMeta): Promise<Uint8Array | string> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(join(dir, file.file));
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return `${file.file} is missing`;
-    throw e;
-  }
-  if (bytes.byteLength !== file.bytes) {
-    return `size of ${file.file} is ${bytes.byteLength} bytes, expected ${file.bytes}`;
-  }
-  const sha256 = await sha256Hex(bytes);
-  if (sha256 !== file.sha256) return `sha256 of ${file.file} is ${sha256}, expected ${file.sha256}`;
-  return bytes;
+  const decoded = await decodeEntry(key, metaText, async (file) => {
+    try {
+      return await Deno.readFile(join(dir, file));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    }
+  });
+  return decoded.kind === "hit" ? decoded : { ...decoded, metaText };
 }
 
 /** Validates the parsed `meta.json`; throws an Error saying what is wrong. */
