@@ -338,6 +338,35 @@ Deno.test({
     }),
 });
 
+/** Whether a SLURM controller answers here (a single-node slurm-wlm: slurmctld and slurmd running). */
+const slurmUp = has("sinfo") &&
+  new Deno.Command("sinfo", { args: ["-h", "-o", "%a"], stdout: "piped", stderr: "null" }).outputSync().success;
+
+Deno.test({
+  name: "slurm: --submit on a live SLURM runs the array and writes the one-process results",
+  ignore: real === undefined || !slurmUp,
+  fn: () =>
+    withDir("dbal-slurm-live-", async (dir) => {
+      const base = await baseline(2);
+      const stderr = await succeeds(exp([
+        ...sweepArgs(2),
+        "--executor",
+        "slurm",
+        "--submit",
+        "--sbatch",
+        "cpus-per-task=1",
+        "--out",
+        `${dir}/out`,
+        "--cache-dir",
+        `${dir}/store`,
+      ]));
+      assert(/submitted array job \d+ \(4 tasks\)/.test(stderr), stderr);
+      const got = await results(`${dir}/out`);
+      assertEquals(got.rounds, base.rounds);
+      assertEquals(got.meta.executed, base.meta.executed);
+    }),
+});
+
 Deno.test({
   name: "file store: leases left by dead workers on another host are recovered, and the run completes",
   ignore: real === undefined,
