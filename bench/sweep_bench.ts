@@ -128,7 +128,8 @@ export async function benchSweep(
       { what: "same sweep, wall time of the local pool", value: pool.seconds, unit: "s" },
       { what: "same sweep, wall time of 1 process x all threads", value: one.seconds, unit: "s" },
       {
-        what: "same sweep, 1 process x all threads (what threads give: the pool's bound is workers x this ratio)",
+        what:
+          "same sweep, 1 process x all threads (the threads' gain: one-thread workers can gain at most workers / this ratio)",
         value: one.seconds,
         unit: "s",
         baseline: { what: "1 process x 1 thread", value: single.seconds },

@@ -32,8 +32,11 @@ export class Proc {
    * @param args the arguments after `deno`
    * @param opts working directory, environment, and a time limit (default 240 s) after which it is killed
    */
-  constructor(args: string[], opts: { cwd?: string; env?: Record<string, string>; limitMs?: number } = {}) {
-    const child = new Deno.Command(Deno.execPath(), {
+  constructor(
+    args: string[],
+    opts: { cwd?: string; env?: Record<string, string>; limitMs?: number; program?: string } = {},
+  ) {
+    const child = new Deno.Command(opts.program ?? Deno.execPath(), {
       args,
       ...(opts.cwd ? { cwd: opts.cwd } : {}),
       env: { NO_COLOR: "1", ...(opts.env ?? {}) },
@@ -99,6 +102,63 @@ export function worker(args: string[], cwd: string, env: Record<string, string> 
   });
 }
 
+/**
+ * Network namespaces joined to this one by veth pairs, as separate hosts would be: namespace k reaches
+ * this host at `10.77.<k>.1` and has nothing else (no loopback service of ours, no other namespace).
+ * Needs root and `ip netns`; {@link NetNamespaces.create} returns undefined where they are not available.
+ */
+export class NetNamespaces {
+  private constructor(readonly names: readonly string[]) {}
+
+  /** The address of this host as namespace `k` sees it. */
+  hostAddress(k: number): string {
+    return `10.77.${k + 1}.1`;
+  }
+
+  static async create(count: number): Promise<NetNamespaces | undefined> {
+    const ip = async (...args: string[]) => {
+      const out = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();
+      if (!out.success) throw new Error(`ip ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`);
+    };
+    const tag = Math.random().toString(36).slice(2, 6);
+    const names: string[] = [];
+    try {
+      for (let k = 0; k < count; k++) {
+        const ns = `dbal-${tag}-${k}`, outer = `dh${tag}${k}`, inner = `dn${tag}${k}`;
+        await ip("netns", "add", ns);
+        names.push(ns);
+        await ip("link", "add", outer, "type", "veth", "peer", "name", inner);
+        await ip("link", "set", inner, "netns", ns);
+        await ip("addr", "add", `10.77.${k + 1}.1/24`, "dev", outer);
+        await ip("link", "set", outer, "up");
+        await ip("netns", "exec", ns, "ip", "addr", "add", `10.77.${k + 1}.2/24`, "dev", inner);
+        await ip("netns", "exec", ns, "ip", "link", "set", inner, "up");
+        await ip("netns", "exec", ns, "ip", "link", "set", "lo", "up");
+      }
+      return new NetNamespaces(names);
+    } catch {
+      await new NetNamespaces(names).remove();
+      return undefined;
+    }
+  }
+
+  /** Removes the namespaces (and with them their veth pairs). */
+  async remove(): Promise<void> {
+    for (const ns of this.names) {
+      await new Deno.Command("ip", { args: ["netns", "del", ns], stdout: "null", stderr: "null" }).output();
+    }
+  }
+}
+
+/** A worker process inside network namespace `ns`. */
+export function workerIn(ns: string, args: string[], cwd: string): Proc {
+  return new Proc(["netns", "exec", ns, Deno.execPath(), "run", "-A", workerTs, "--data-dir", real ?? "", ...args], {
+    cwd,
+    env: { DBAL_WASM_THREADS: "1" },
+    program: "ip",
+  });
+}
+
 /** What a results folder holds that must not depend on who executed it. */
 export async function results(out: string) {
   const meta = JSON.parse(await Deno.readTextFile(`${out}/meta.json`));
@@ -124,7 +184,12 @@ export function freePort(): number {
 /** A real redis-server on loopback, with its append-only file in `dir` (so a restart keeps the queue). */
 export class RedisServer {
   child: Deno.ChildProcess | undefined;
-  constructor(readonly dir: string, readonly port: number, readonly password: string) {}
+  constructor(
+    readonly dir: string,
+    readonly port: number,
+    readonly password: string,
+    readonly also: readonly string[] = [],
+  ) {}
 
   get url(): string {
     return `redis://:${this.password}@127.0.0.1:${this.port}`;
@@ -136,7 +201,7 @@ export class RedisServer {
         "--port",
         String(this.port),
         "--bind",
-        "127.0.0.1",
+        ["127.0.0.1", ...this.also].join(" "),
         "--dir",
         this.dir,
         "--appendonly",

@@ -8,7 +8,20 @@
  */
 import { assert, assertEquals } from "./asserts.ts";
 import { openStore } from "../pipeline/run/cache/mod.ts";
-import { exp, freePort, has, Proc, real, RedisServer, results, root, succeeds, worker } from "./sweep_helpers.ts";
+import {
+  exp,
+  freePort,
+  has,
+  NetNamespaces,
+  Proc,
+  real,
+  RedisServer,
+  results,
+  root,
+  succeeds,
+  worker,
+  workerIn,
+} from "./sweep_helpers.ts";
 
 const redis = has("redis-server") && has("redis-cli");
 if (!redis) console.error("sweep_test: redis-server not installed (.ci/run installs it); the queue tests are skipped");
@@ -86,6 +99,66 @@ Deno.test({
         assertEquals((await results(`${dir}/again`)).rounds, base.rounds);
       } finally {
         await server.stop();
+      }
+    }),
+});
+
+const namespaces = Deno.uid() === 0 && has("ip");
+
+Deno.test({
+  name: "queue: 3 workers in their own network namespaces (as separate hosts) give the one-process results",
+  ignore: real === undefined || !redis || !namespaces,
+  fn: () =>
+    withDir("dbal-queue-netns-", async (dir) => {
+      const base = await baseline(2);
+      const hosts = await NetNamespaces.create(3);
+      if (hosts === undefined) {
+        console.error("sweep_test: ip netns is not usable here; the namespace test checked nothing");
+        return;
+      }
+      const addresses = hosts.names.map((_, k) => hosts.hostAddress(k));
+      const server = new RedisServer(dir, freePort(), "pw", addresses);
+      try {
+        await server.start();
+        const sub = exp([
+          ...sweepArgs(2),
+          "--executor",
+          "queue",
+          "--queue",
+          server.url,
+          "--out",
+          `${dir}/out`,
+          "--cache-dir",
+          `${dir}/store`,
+        ]);
+        await sub.waitFor(/job\(s\) queued/);
+        // Each worker reaches Redis only through its veth pair, at the address its namespace has for this host.
+        const workers = hosts.names.map((ns, k) =>
+          workerIn(ns, [
+            "--queue",
+            `redis://:pw@${hosts.hostAddress(k)}:${server.port}`,
+            "--until-empty",
+            "--id",
+            ns,
+            "--cache-dir",
+            `${dir}/store`,
+          ], dir)
+        );
+        await succeeds(sub);
+        for (const w of workers) await succeeds(w);
+        const got = await results(`${dir}/out`);
+        assertEquals(got.rounds, base.rounds);
+        assertEquals(got.meta.executed, base.meta.executed);
+        // From inside a namespace, this host's loopback Redis is not there.
+        const probe = await new Deno.Command("ip", {
+          args: ["netns", "exec", hosts.names[0] as string, "redis-cli", "-p", String(server.port), "ping"],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assert(!new TextDecoder().decode(probe.stdout).includes("PONG"));
+      } finally {
+        await server.stop();
+        await hosts.remove();
       }
     }),
 });
