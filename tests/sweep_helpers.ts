@@ -2,12 +2,18 @@
  * Helpers of the sweep tests: real processes (the `exp` command, workers, a
  * `redis-server` on loopback) whose stderr is collected and watched.
  */
+import { resolve } from "node:path";
 import { assertEquals } from "./asserts.ts";
 import { readRounds } from "../pipeline/run/results.ts";
 import { realDataDir } from "../pipeline/data/testutil.ts";
 
 /** The real MNIST folder, or undefined (the tests are then skipped). */
-export const real = realDataDir("mnist/t10k-labels-idx1-ubyte.gz");
+export const real = absolute(realDataDir("mnist/t10k-labels-idx1-ubyte.gz"));
+
+/** Workers start in other folders: a relative data folder would not be found from there. */
+function absolute(path: string | undefined): string | undefined {
+  return path === undefined ? undefined : resolve(path);
+}
 export const root = new URL("../", import.meta.url).pathname;
 export const cli = `${root}pipeline/cli/cli.ts`;
 export const workerTs = `${root}pipeline/cli/worker.ts`;
@@ -25,7 +31,8 @@ export function has(program: string): boolean {
 export class Proc {
   readonly child: Deno.ChildProcess;
   text = "";
-  readonly #watchers: { re: RegExp; resolve: (line: string) => void }[] = [];
+  readonly #watchers: { re: RegExp; resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
+  #ended = false;
   readonly done: Promise<{ code: number; signal: Deno.Signal | null; stderr: string }>;
 
   /**
@@ -70,6 +77,11 @@ export class Proc {
     this.done = (async () => {
       const status = await child.status;
       clearTimeout(limit);
+      await reading.catch(() => {});
+      this.#ended = true;
+      for (const w of this.#watchers.splice(0)) {
+        w.reject(new Error(`the process ended before a line matched ${w.re}:\n${this.text.slice(-3000)}`));
+      }
       await reading;
       return { code: status.code, signal: status.signal, stderr: this.text };
     })();
@@ -77,7 +89,8 @@ export class Proc {
 
   /** Resolves with the first line (from now on) that matches. */
   waitFor(re: RegExp): Promise<string> {
-    return new Promise((resolve) => this.#watchers.push({ re, resolve }));
+    if (this.#ended) return Promise.reject(new Error(`the process had ended before waiting for ${re}`));
+    return new Promise((resolve, reject) => this.#watchers.push({ re, resolve, reject }));
   }
 
   kill(signal: Deno.Signal = "SIGKILL"): void {
