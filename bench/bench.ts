@@ -360,7 +360,8 @@ async function runParent(): Promise<void> {
   console.log(table);
   await Deno.mkdir("results/bench", { recursive: true });
   const date = new Date().toISOString().slice(0, 10);
-  const stem = `results/bench/${date}${only ? `-${only.join("-")}` : ""}${quick ? "-quick" : ""}`;
+  const backendTag = info.name === "wasm" ? "" : `-${info.name}`;
+  const stem = `results/bench/${date}${backendTag}${only ? `-${only.join("-")}` : ""}${quick ? "-quick" : ""}`;
   const json = {
     date: new Date().toISOString(),
     backend: info.name,
