@@ -40,10 +40,36 @@ const nativePackages = [
 ] as const;
 const webgpuPackage = "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 
+/** The checkout: its `node_modules/` holds the npm packages, wherever the process started. */
+const projectRoot = new URL("../../", import.meta.url);
+
+/**
+ * The modules that may provide the "tensorflow" backend, in order of preference:
+ * the pinned tfjs-node packages, or the comma-separated list in
+ * `DBAL_TENSORFLOW_MODULES` (npm specifiers or file paths; a test's stand-in).
+ */
+export function nativeCandidates(): string[] {
+  const listed = Deno.env.get("DBAL_TENSORFLOW_MODULES");
+  if (listed === undefined) return [...nativePackages];
+  return listed.split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
+/** Where a candidate is imported from. */
+function candidateUrl(spec: string): string {
+  if (/^(npm|jsr|https?|file):/.test(spec)) return spec;
+  return new URL(spec.startsWith("/") ? `file://${spec}` : spec, `file://${Deno.cwd()}/`).href;
+}
+
 async function nativeInstalled(spec: string): Promise<boolean> {
-  const name = spec.replace(/^npm:/, "").replace(/@[^@/]+$/, "");
+  const url = candidateUrl(spec);
+  const where = url.startsWith("npm:")
+    ? new URL(`node_modules/${url.replace(/^npm:/, "").replace(/@[^@/]+$/, "")}/package.json`, projectRoot)
+    : url.startsWith("file:")
+    ? new URL(url)
+    : undefined;
+  if (where === undefined) return true; // a remote module: let the import decide
   try {
-    await Deno.stat(`node_modules/${name}/package.json`);
+    await Deno.stat(where);
     return true;
   } catch {
     return false;
@@ -51,13 +77,13 @@ async function nativeInstalled(spec: string): Promise<boolean> {
 }
 
 async function tryNative(notes: string[], onlyIfInstalled: boolean): Promise<boolean> {
-  for (const spec of nativePackages) {
+  for (const spec of nativeCandidates()) {
     if (onlyIfInstalled && !(await nativeInstalled(spec))) {
       notes.push(`${spec}: not installed`);
       continue;
     }
     try {
-      await import(spec);
+      await import(candidateUrl(spec));
       if (await tf.setBackend("tensorflow")) return true;
       notes.push(`${spec}: loaded but the "tensorflow" backend did not initialise`);
     } catch (e) {
