@@ -465,6 +465,47 @@ Deno.test({
 });
 
 Deno.test({
+  name: "local pool: a suite's members are swept in turn; records and reuse equal one process's",
+  ignore: real === undefined,
+  fn: () =>
+    withDir("dbal-suite-pool-", async (dir) => {
+      const run = async (workers: string) => {
+        const p = new Proc([
+          "run",
+          "-A",
+          `${root}pipeline/cli/cli.ts`,
+          `${root}tests/tiny_suite.ts`,
+          "--data-dir",
+          real ?? "",
+          "--seeds",
+          "0,1",
+          "--workers",
+          workers,
+          "--out",
+          `${dir}/w${workers}`,
+          "--cache-dir",
+          `${dir}/c${workers}`,
+        ]);
+        await succeeds(p);
+        const reuse = JSON.parse(await Deno.readTextFile(`${dir}/w${workers}/reuse.json`));
+        return {
+          members: await Promise.all(["tiny-mnist", "tiny-mnist-t3"].map((m) => results(`${dir}/w${workers}/${m}`))),
+          reuse: reuse.map((
+            r: { experiment: string; executed: unknown; restored: unknown },
+          ) => [r.experiment, r.executed]),
+        };
+      };
+      const one = await run("1");
+      const two = await run("2");
+      assertEquals(two.members.map((m) => m.rounds), one.members.map((m) => m.rounds));
+      assertEquals(two.members[0]?.rounds.length, 12);
+      assertEquals(two.members[1]?.meta.executor, "local");
+      // The second member reuses the first's warm starts and nets on the workers too.
+      assertEquals(two.reuse, one.reuse);
+    }),
+});
+
+Deno.test({
   name: "zz sweep baselines: remove their folder",
   fn: async () => {
     if (baseDir) await Deno.remove(baseDir, { recursive: true });
