@@ -27,6 +27,8 @@ import {
 } from "./execute.ts";
 import { type Job, type JobResult, makeJobs, sumCounts } from "../sweep/job.ts";
 import { SweepProgress } from "../sweep/progress.ts";
+import { SweepDisplay } from "../sweep/display.ts";
+import type { Progress } from "../run/progress.ts";
 import { runLocalPool } from "../sweep/local_pool.ts";
 import { redacted, runOnQueue } from "../sweep/queue.ts";
 import { readArrayResults, sweepDir, writeArray } from "../sweep/slurm.ts";
@@ -418,25 +420,47 @@ async function runSweep<D>(
     ...(flags.rounds ? { rounds: flags.rounds } : {}),
   };
   const jobs = await makeJobs(exp.name, listed.runs.map((r) => r.label), selection, codeHash);
-  const sweep = new SweepProgress(progress, listed.runs.map((r) => r.rounds));
+  // The local pool on a terminal: one line per worker and the sweep's, redrawn (see pipeline/sweep/display.ts).
+  const display = executor === "local" ? new SweepDisplay() : undefined;
+  const shown: Progress | undefined = display?.terminal
+    ? {
+      line: (m) => display.permanent(`[${exp.name}] ${m}`),
+      tick: (m) => display.sweep(`[${exp.name}] ${m}`),
+    }
+    : undefined;
+  const sweep = new SweepProgress(
+    shown ? { line: (m) => display?.sweep(`[${exp.name}] ${m}`), tick: () => {} } : progress,
+    listed.runs.map((r) => r.rounds),
+    shown ? 0 : 10_000,
+  );
   const jobName = (job: Job) => `job ${job.index + 1}/${job.count} (${job.label})`;
   const onDone = (job: Job, result: JobResult) => sweep.runDone(job.index, result.records.length, result.worker.id);
   let results: JobResult[] | undefined;
   if (executor === "local") {
     progress.line(`${jobs.length} runs on ${workers} local workers, sharing the cache ${flags.cacheDir}`);
     const threads = Deno.env.get("DBAL_WASM_THREADS") === undefined ? { DBAL_WASM_THREADS: "1" } : undefined;
-    results = await runLocalPool(jobs, {
-      workers,
-      command: (id) => ["run", "-A", WORKER, "--stdio", "--id", id, ...machineArgs(flags, false)],
-      ...(threads ? { env: threads } : {}),
-      onRound: (job, record, worker) => sweep.round(job.index, record.round, worker),
-      onDone,
-      onRetry: (job, worker, why) => {
-        progress.line(`${jobName(job)}: ${why}; it goes to the next free worker`);
-        sweep.restarted(job.index);
-        void worker;
-      },
-    });
+    try {
+      results = await runLocalPool(jobs, {
+        workers,
+        ...(display?.terminal
+          ? {
+            onStderr: (id: string, line: string) => display.worker(id, line),
+            onExit: (id: string) => display.remove(id),
+          }
+          : {}),
+        command: (id) => ["run", "-A", WORKER, "--stdio", "--id", id, ...machineArgs(flags, false)],
+        ...(threads ? { env: threads } : {}),
+        onRound: (job, record, worker) => sweep.round(job.index, record.round, worker),
+        onDone,
+        onRetry: (job, worker, why) => {
+          (shown ?? progress).line(`${jobName(job)}: ${why}; it goes to the next free worker`);
+          sweep.restarted(job.index);
+          void worker;
+        },
+      });
+    } finally {
+      display?.close();
+    }
   } else if (executor === "queue") {
     const settings = { url: flags.queue as string, name: flags.queueName ?? "dbal" };
     results = await runOnQueue(jobs, settings, {

@@ -85,6 +85,10 @@ export interface LocalPoolOptions {
   readonly onRetry?: (job: Job, worker: string, why: string) => void;
   /** Told when a worker process starts (tests kill one). */
   readonly onSpawn?: (worker: string, pid: number) => void;
+  /** Receives each line of the workers' stderr (default: their stderr is this process's). */
+  readonly onStderr?: (worker: string, line: string) => void;
+  /** Told when a worker process has exited. */
+  readonly onExit?: (worker: string) => void;
 }
 
 /**
@@ -126,9 +130,14 @@ export async function runLocalPool(jobs: readonly Job[], opts: LocalPoolOptions)
         ...(opts.env ? { env: opts.env } : {}),
         stdin: "piped",
         stdout: "piped",
-        stderr: "inherit",
+        stderr: opts.onStderr ? "piped" : "inherit",
       }).spawn();
       children.add(child);
+      const relayed = opts.onStderr
+        ? (async () => {
+          for await (const line of lines(child.stderr)) opts.onStderr?.(id, line);
+        })().catch(() => {})
+        : Promise.resolve();
       opts.onSpawn?.(id, child.pid);
       const writer = child.stdin.getWriter();
       const messages = lines(child.stdout);
@@ -152,7 +161,9 @@ export async function runLocalPool(jobs: readonly Job[], opts: LocalPoolOptions)
       }
       await writer.close().catch(() => {});
       const status = await child.status;
+      await relayed;
       children.delete(child);
+      opts.onExit?.(id);
       if (job !== undefined && failure === undefined) {
         const why = `worker ${id} ${status.signal ? `was killed (${status.signal})` : `exited (${status.code})`}`;
         if ((tries.get(job.index) ?? 0) >= attempts) {
@@ -174,7 +185,8 @@ export async function runLocalPool(jobs: readonly Job[], opts: LocalPoolOptions)
       const next = await messages.next();
       if (next.done) return { kind: "died" };
       if (!next.value.startsWith(MARK)) {
-        console.error(next.value); // a user's code printed to stdout
+        if (opts.onStderr) opts.onStderr(id, next.value); // a user's code printed to stdout
+        else console.error(next.value);
         continue;
       }
       const m = JSON.parse(next.value.slice(MARK.length)) as WorkerMessage;
