@@ -20,6 +20,7 @@
  * @module
  */
 import { readRounds } from "../pipeline/run/results.ts";
+import { openStore } from "../pipeline/run/cache/mod.ts";
 
 /** One row of the benchmark's table. */
 export interface SweepRow {
@@ -30,16 +31,6 @@ export interface SweepRow {
 }
 
 const root = new URL("../", import.meta.url).pathname;
-
-async function duSize(dir: string): Promise<number> {
-  let bytes = 0;
-  for await (const e of Deno.readDir(dir)) {
-    const p = `${dir}/${e.name}`;
-    if (e.isDirectory) bytes += await duSize(p);
-    else if (e.isFile) bytes += (await Deno.stat(p)).size;
-  }
-  return bytes;
-}
 
 async function waitRedis(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
@@ -105,7 +96,12 @@ export async function benchSweep(
     const records = await readRounds(`${out}/rounds.jsonl`);
     const images = records.reduce((a, r) => a + r.trainImagesPerSecond * (r.seconds["retrain"] ?? 0), 0);
     const jobs = new Set(records.map((r) => `${r.acquisition} ${r.seed}`)).size;
-    return { seconds, jobs, imagesPerSecond: images / seconds, storeBytes: await duSize(`${dir}/${name}-store`) };
+    return {
+      seconds,
+      jobs,
+      imagesPerSecond: images / seconds,
+      storeBytes: (await (await openStore(`${dir}/${name}-store`)).stats()).bytes,
+    };
   };
   try {
     const one = await measure("one-process", ["--workers", "1"]);

@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { assertEquals } from "./asserts.ts";
 import { readRounds } from "../pipeline/run/results.ts";
 import { realDataDir } from "../pipeline/data/testutil.ts";
+import { lines } from "../pipeline/sweep/local_pool.ts";
 
 /** The real MNIST folder, or undefined (the tests are then skipped). */
 export const real = absolute(realDataDir("mnist/t10k-labels-idx1-ubyte.gz"));
@@ -53,19 +54,12 @@ export class Proc {
     }).spawn();
     this.child = child;
     const reading = (async () => {
-      let rest = "";
-      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-        this.text += chunk;
-        rest += chunk;
-        let nl: number;
-        while ((nl = rest.indexOf("\n")) >= 0) {
-          const line = rest.slice(0, nl);
-          rest = rest.slice(nl + 1);
-          for (const w of [...this.#watchers]) {
-            if (w.re.test(line)) {
-              this.#watchers.splice(this.#watchers.indexOf(w), 1);
-              w.resolve(line);
-            }
+      for await (const line of lines(child.stderr)) {
+        this.text += line + "\n";
+        for (const w of [...this.#watchers]) {
+          if (w.re.test(line)) {
+            this.#watchers.splice(this.#watchers.indexOf(w), 1);
+            w.resolve(line);
           }
         }
       }

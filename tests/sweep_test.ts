@@ -45,6 +45,28 @@ async function baseline(rounds: number) {
   return r;
 }
 
+/** The exp command submitting the sweep to the queue at `server`, into `<dir>/out`; resolves once its jobs are queued. */
+async function submit(server: RedisServer, dir: string, rounds: number, store = `${dir}/store`): Promise<Proc> {
+  const sub = exp([
+    ...sweepArgs(rounds),
+    "--executor",
+    "queue",
+    "--queue",
+    server.url,
+    "--out",
+    `${dir}/out`,
+    "--cache-dir",
+    store,
+  ]);
+  await sub.waitFor(/job\(s\) queued/);
+  return sub;
+}
+
+/** A queue worker named `id`, started in `cwd`, on `store`, that stops when the queue is empty. */
+function queueWorker(server: RedisServer, id: string, cwd: string, store: string, env?: Record<string, string>): Proc {
+  return worker(["--queue", server.url, "--until-empty", "--id", id, "--cache-dir", store], cwd, env);
+}
+
 async function withDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix });
   try {
@@ -63,23 +85,10 @@ Deno.test({
       const server = new RedisServer(dir, freePort(), "s3cret");
       await server.start();
       try {
-        const sub = exp([
-          ...sweepArgs(2),
-          "--executor",
-          "queue",
-          "--queue",
-          server.url,
-          "--out",
-          `${dir}/out`,
-          "--cache-dir",
-          `${dir}/store`,
-        ]);
-        await sub.waitFor(/job\(s\) queued/);
+        const sub = await submit(server, dir, 2);
         const homes = ["a", "b", "c"].map((w) => `${dir}/host-${w}`);
         for (const h of homes) await Deno.mkdir(h);
-        const workers = homes.map((h, i) =>
-          worker(["--queue", server.url, "--until-empty", "--id", `w${i}`, "--cache-dir", `${dir}/store`], h)
-        );
+        const workers = homes.map((h, i) => queueWorker(server, `w${i}`, h, `${dir}/store`));
         const stderr = await succeeds(sub);
         for (const w of workers) await succeeds(w);
         const got = await results(`${dir}/out`);
@@ -120,18 +129,7 @@ Deno.test({
       const server = new RedisServer(dir, freePort(), "pw", addresses);
       try {
         await server.start();
-        const sub = exp([
-          ...sweepArgs(2),
-          "--executor",
-          "queue",
-          "--queue",
-          server.url,
-          "--out",
-          `${dir}/out`,
-          "--cache-dir",
-          `${dir}/store`,
-        ]);
-        await sub.waitFor(/job\(s\) queued/);
+        const sub = await submit(server, dir, 2);
         // Each worker reaches Redis only through its veth pair, at the address its namespace has for this host.
         const workers = hosts.names.map((ns, k) =>
           workerIn(ns, [
@@ -174,23 +172,10 @@ Deno.test({
       await server.start();
       try {
         const store = `${server.url}/1`; // the store in database 1, the queue in 0
-        const sub = exp([
-          ...sweepArgs(2),
-          "--executor",
-          "queue",
-          "--queue",
-          server.url,
-          "--out",
-          `${dir}/out`,
-          "--cache-dir",
-          store,
-        ]);
-        await sub.waitFor(/job\(s\) queued/);
+        const sub = await submit(server, dir, 2, store);
         const homes = ["a", "b"].map((w) => `${dir}/host-${w}`);
         for (const h of homes) await Deno.mkdir(h);
-        const workers = homes.map((h, i) =>
-          worker(["--queue", server.url, "--until-empty", "--id", `w${i}`, "--cache-dir", store], h)
-        );
+        const workers = homes.map((h, i) => queueWorker(server, `w${i}`, h, store));
         await succeeds(sub);
         for (const w of workers) await succeeds(w);
         const got = await results(`${dir}/out`);
@@ -218,27 +203,13 @@ Deno.test({
       await server.start();
       const env = { DBAL_QUEUE_LOCK_MS: "3000" };
       try {
-        const sub = exp([
-          ...sweepArgs(8),
-          "--executor",
-          "queue",
-          "--queue",
-          server.url,
-          "--out",
-          `${dir}/out`,
-          "--cache-dir",
-          `${dir}/store`,
-        ]);
-        await sub.waitFor(/job\(s\) queued/);
-        const args = (
-          id: string,
-        ) => ["--queue", server.url, "--until-empty", "--id", id, "--cache-dir", `${dir}/store`];
-        const victim = worker(args("victim"), dir, env);
+        const sub = await submit(server, dir, 8);
+        const victim = queueWorker(server, "victim", dir, `${dir}/store`, env);
         await victim.waitFor(/round 1\/8/); // mid-job: rounds 2..8 of its run are still to come
         victim.kill("SIGKILL");
         const killed = await victim.done;
         assertEquals(killed.signal, "SIGKILL");
-        const others = ["w1", "w2"].map((id) => worker(args(id), dir, env));
+        const others = ["w1", "w2"].map((id) => queueWorker(server, id, dir, `${dir}/store`, env));
         const stderr = await succeeds(sub);
         for (const w of others) await succeeds(w);
         const got = await results(`${dir}/out`);
@@ -260,22 +231,8 @@ Deno.test({
       const server = new RedisServer(dir, freePort(), "pw");
       await server.start();
       try {
-        const sub = exp([
-          ...sweepArgs(8),
-          "--executor",
-          "queue",
-          "--queue",
-          server.url,
-          "--out",
-          `${dir}/out`,
-          "--cache-dir",
-          `${dir}/store`,
-        ]);
-        await sub.waitFor(/job\(s\) queued/);
-        const args = (
-          id: string,
-        ) => ["--queue", server.url, "--until-empty", "--id", id, "--cache-dir", `${dir}/store`];
-        const workers = ["w0", "w1"].map((id) => worker(args(id), dir));
+        const sub = await submit(server, dir, 8);
+        const workers = ["w0", "w1"].map((id) => queueWorker(server, id, dir, `${dir}/store`));
         await workers[0]?.waitFor(/round 2\/8/);
         await server.stop();
         await new Promise((r) => setTimeout(r, 1500)); // down for a while: commands wait for the reconnection
@@ -304,7 +261,7 @@ Deno.test({
           JSON.stringify(`${root}mod.ts`),
         );
         await Deno.writeTextFile(file, source);
-        const submit = (out: string) =>
+        const submitMine = (out: string) =>
           new Proc([
             "run",
             "-A",
@@ -321,10 +278,10 @@ Deno.test({
             "--cache-dir",
             `${dir}/store`,
           ]);
-        const sub = submit("out");
+        const sub = submitMine("out");
         await sub.waitFor(/job\(s\) queued/);
         await Deno.writeTextFile(file, source + "\n// edited on the worker's side\n");
-        const w = worker(["--queue", server.url, "--until-empty", "--id", "other", "--cache-dir", `${dir}/store`], dir);
+        const w = queueWorker(server, "other", dir, `${dir}/store`);
         const refused = await sub.done;
         w.kill("SIGTERM");
         await w.done;
@@ -333,7 +290,7 @@ Deno.test({
 
         // A worker that cannot find the data: the job fails after its attempts, with the loader's message.
         await Deno.writeTextFile(file, source + "\n// another sweep\n");
-        const sub2 = submit("out2");
+        const sub2 = submitMine("out2");
         await sub2.waitFor(/job\(s\) queued/);
         const noData = new Proc(
           ["run", "-A", `${root}pipeline/cli/worker.ts`, "--queue", server.url, "--until-empty", "--no-download"],

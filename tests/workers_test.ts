@@ -4,35 +4,12 @@
  * gives, in the same order, and a rerun executes nothing.
  */
 import { assertEquals } from "./asserts.ts";
-import { readRounds } from "../pipeline/run/results.ts";
-import { realDataDir } from "../pipeline/data/testutil.ts";
+import { exp as expCommand, real, results, succeeds } from "./sweep_helpers.ts";
 
-const real = realDataDir("mnist/t10k-labels-idx1-ubyte.gz");
-const cli = new URL("../pipeline/cli/cli.ts", import.meta.url).pathname;
-
+/** Runs the tiny experiment into `<dir>/<out>` on the cache `<dir>/<cache>`; its results. */
 async function exp(dir: string, out: string, cache: string, more: string[] = []) {
-  const result = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      cli,
-      "tests/tiny_mnist.ts",
-      "--data-dir",
-      real!,
-      "--out",
-      `${dir}/${out}`,
-      "--cache-dir",
-      `${dir}/${cache}`,
-      ...more,
-    ],
-    env: { NO_COLOR: "1" },
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assertEquals(result.code, 0, new TextDecoder().decode(result.stderr));
-  const meta = JSON.parse(await Deno.readTextFile(`${dir}/${out}/meta.json`));
-  const rounds = await readRounds(`${dir}/${out}/rounds.jsonl`);
-  return { meta, rounds: rounds.map((r) => [r.acquisition, r.seed, r.round, r.accuracy, r.nll, r.acquired]) };
+  await succeeds(expCommand(["--out", `${dir}/${out}`, "--cache-dir", `${dir}/${cache}`, ...more]));
+  return await results(`${dir}/${out}`);
 }
 
 Deno.test({
@@ -41,7 +18,7 @@ Deno.test({
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "dbal-workers-" });
     try {
-      const one = await exp(dir, "one", "c1", ["--seeds", "0,1"]);
+      const one = await exp(dir, "one", "c1", ["--seeds", "0,1", "--workers", "1"]);
       const two = await exp(dir, "two", "c2", ["--seeds", "0,1", "--workers", "2"]);
       // 2 strategies x 2 seeds x 3 evaluations.
       assertEquals(one.rounds.length, 12);
@@ -62,8 +39,9 @@ Deno.test({
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "dbal-leases-" });
     try {
-      const solo = await exp(dir, "solo", "c1");
-      const [a, b] = await Promise.all([exp(dir, "a", "shared"), exp(dir, "b", "shared")]);
+      const solo = await exp(dir, "solo", "c1", ["--workers", "1"]);
+      const one = ["--workers", "1"];
+      const [a, b] = await Promise.all([exp(dir, "a", "shared", one), exp(dir, "b", "shared", one)]);
       assertEquals(a.rounds, solo.rounds);
       assertEquals(b.rounds, solo.rounds);
       const total: Record<string, number> = {};

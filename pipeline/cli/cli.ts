@@ -30,7 +30,8 @@ import { SweepProgress } from "../sweep/progress.ts";
 import { SweepDisplay } from "../sweep/display.ts";
 import type { Progress } from "../run/progress.ts";
 import { runLocalPool } from "../sweep/local_pool.ts";
-import { redacted, runOnQueue } from "../sweep/queue.ts";
+import { runOnQueue } from "../sweep/queue.ts";
+import { redactedUrl } from "../run/cache/redis_store.ts";
 import { readArrayResults, sweepDir, writeArray } from "../sweep/slurm.ts";
 import { exitWhenOrphaned } from "../run/parent_watch.ts";
 import { lockResultsDir, releaseHeldLocksSync } from "../run/results_lock.ts";
@@ -469,7 +470,7 @@ async function runSweep<D>(
       onQueued: (added, already) =>
         progress.line(
           `sweep ${jobs[0]?.sweep}: ${added} job(s) queued, ${already} already there, on "${settings.name}" at ${
-            redacted(settings.url)
+            redactedUrl(settings.url)
           }`,
         ),
       onRound: (job, round, worker) => sweep.round(job.index, round, worker),

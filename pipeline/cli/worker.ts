@@ -17,7 +17,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { decodeOrThrow, type Job, JobCodec, type JobResult } from "../sweep/job.ts";
+import type { Job, JobResult } from "../sweep/job.ts";
 import {
   closeStores,
   executeRuns,
@@ -99,17 +99,6 @@ export async function runJob(
   };
 }
 
-/**
- * Decodes a job that arrived from outside (a pipe, Redis, a file).
- *
- * @param value the parsed JSON
- * @param where where it came from
- * @returns the job
- */
-export function decodeJob(value: unknown, where: string): Job {
-  return decodeOrThrow(JobCodec, value, where);
-}
-
 const usage = `Usage: deno task worker (--queue URL | --jobs FILE [--task K] | --stdio) [flags]
 
   --queue URL        take jobs from the BullMQ queue at redis://[:password@]host:port (rediss:// for TLS)
@@ -164,13 +153,13 @@ if (import.meta.main) {
   }
   exitWhenOrphaned({ cleanup: releaseHeldLocksSync });
   try {
-    if (v.stdio) await serveStdio((job, onRound) => runJob(job, machine, id, onRound), decodeJob);
+    if (v.stdio) await serveStdio((job, onRound) => runJob(job, machine, id, onRound));
     else if (v.jobs !== undefined) {
       const task = v.task ?? Deno.env.get("SLURM_ARRAY_TASK_ID");
       if (task === undefined || !/^\d+$/.test(task)) {
         throw new Error(`--jobs: give --task K or set SLURM_ARRAY_TASK_ID (got ${task ?? "neither"})`);
       }
-      await runJobFileTask(v.jobs, Number(task), (job) => runJob(job, machine, id), decodeJob);
+      await runJobFileTask(v.jobs, Number(task), (job) => runJob(job, machine, id));
     } else {
       await serveQueue({
         url: v.queue as string,
@@ -178,7 +167,6 @@ if (import.meta.main) {
         untilEmpty: v["until-empty"] ?? false,
         id,
         run: (job, onRound) => runJob(job, machine, id, onRound),
-        decode: decodeJob,
         refused: (e) => e instanceof JobRefused,
       });
     }

@@ -5,8 +5,10 @@ import { SweepDisplay } from "./display.ts";
 function screen(out: string): string[] {
   const rows: string[] = [];
   let row = 0;
+  // deno-lint-ignore no-control-regex -- the escape sequences are what is replayed
   for (const tok of out.split(/(\x1b\[\d*F|\x1b\[2K|\n)/)) {
     if (tok === "") continue;
+    // deno-lint-ignore no-control-regex -- cursor up
     const up = tok.match(/^\x1b\[(\d*)F$/);
     if (up) row -= Number(up[1] || 1);
     else if (tok === "\x1b[2K") rows[row] = "";

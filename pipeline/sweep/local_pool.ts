@@ -13,8 +13,7 @@
  *
  * @module
  */
-import type { Job, JobResult } from "./job.ts";
-import { decodeOrThrow, JobResultCodec } from "./job.ts";
+import { decodeOrThrow, type Job, JobCodec, type JobResult, JobResultCodec } from "./job.ts";
 import type { RoundRecord } from "../run/results.ts";
 
 /** The start of every protocol line on a stdio worker's stdout. */
@@ -25,8 +24,13 @@ type WorkerMessage =
   | { readonly type: "done"; readonly result: unknown }
   | { readonly type: "failed"; readonly index: number; readonly message: string };
 
-/** Splits a byte stream into lines. */
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+/**
+ * Splits a byte stream into lines (without their newlines).
+ *
+ * @param stream the bytes, UTF-8
+ * @returns each line as it is complete, then the unterminated rest if any
+ */
+export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   let rest = "";
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
     rest += chunk;
@@ -44,18 +48,16 @@ async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string
  * closes, runs each, and reports rounds and the result on stdout.
  *
  * @param run runs a job (`runJob`)
- * @param decode decodes a job line's JSON
  */
 export async function serveStdio(
   run: (job: Job, onRound: (record: RoundRecord) => void) => Promise<JobResult>,
-  decode: (value: unknown, where: string) => Job,
 ): Promise<void> {
   const out = (m: WorkerMessage) => Deno.stdout.writeSync(new TextEncoder().encode(MARK + JSON.stringify(m) + "\n"));
   for await (const line of lines(Deno.stdin.readable)) {
     if (line.trim() === "") continue;
     let job: Job;
     try {
-      job = decode(JSON.parse(line), "stdin");
+      job = decodeOrThrow(JobCodec, JSON.parse(line), "stdin");
     } catch (e) {
       out({ type: "failed", index: -1, message: (e as Error).message });
       continue;

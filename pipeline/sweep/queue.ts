@@ -26,7 +26,8 @@
  */
 import { Job as QueueJob, Queue, QueueEvents, UnrecoverableError, Worker } from "bullmq";
 import { Redis } from "ioredis";
-import { decodeOrThrow, type Job, type JobResult, JobResultCodec } from "./job.ts";
+import { decodeOrThrow, type Job, JobCodec, type JobResult, JobResultCodec } from "./job.ts";
+import { redactedUrl } from "../run/cache/redis_store.ts";
 import type { RoundRecord } from "../run/results.ts";
 
 /** Connection and tuning shared by submitter and workers. */
@@ -100,7 +101,7 @@ export async function runOnQueue(
     const missing = jobs.filter((_, i) => existing[i] === undefined);
     if (opts.attach && missing.length === jobs.length) {
       throw new Error(
-        `--attach: no job of sweep ${jobs[0]?.sweep} is in queue "${settings.name}" at ${redacted(settings.url)}; ` +
+        `--attach: no job of sweep ${jobs[0]?.sweep} is in queue "${settings.name}" at ${redactedUrl(settings.url)}; ` +
           "submit it first (the same command without --attach)",
       );
     }
@@ -196,18 +197,12 @@ export async function runOnQueue(
   }
 }
 
-/** The URL without its password, for messages. */
-export function redacted(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, "//***@");
-}
-
 /** Options of {@link serveQueue}. */
 export interface ServeQueueOptions extends QueueSettings {
   /** Stop once the queue has had no waiting, delayed or active job for a while (default: run until stopped). */
   readonly untilEmpty: boolean;
   readonly id: string;
   readonly run: (job: Job, onRound: (record: RoundRecord) => void) => Promise<JobResult>;
-  readonly decode: (value: unknown, where: string) => Job;
   /** Whether an error means this worker must never run the job (it fails at once, not retried). */
   readonly refused: (e: unknown) => boolean;
 }
@@ -225,7 +220,7 @@ export async function serveQueue(opts: ServeQueueOptions): Promise<void> {
   const worker = new Worker(
     opts.name,
     async (q) => {
-      const job = opts.decode(q.data, `queue job ${q.id}`);
+      const job = decodeOrThrow(JobCodec, q.data, `queue job ${q.id}`);
       try {
         return await opts.run(job, (record) => {
           void q.updateProgress({ index: job.index, round: record.round, worker: opts.id }).catch(() => {});
@@ -245,7 +240,7 @@ export async function serveQueue(opts: ServeQueueOptions): Promise<void> {
     },
   );
   worker.on("error", () => {}); // connection errors: ioredis reconnects
-  console.error(`[worker ${opts.id}] taking jobs from queue "${opts.name}" at ${redacted(opts.url)}`);
+  console.error(`[worker ${opts.id}] taking jobs from queue "${opts.name}" at ${redactedUrl(opts.url)}`);
   const stop = () => void worker.close(true);
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);

@@ -20,7 +20,8 @@
  * @module
  */
 import { dirname, resolve } from "node:path";
-import { decodeOrThrow, type Job, type JobResult, JobResultCodec } from "./job.ts";
+import { decodeOrThrow, type Job, JobCodec, type JobResult, JobResultCodec } from "./job.ts";
+import { writeTextAtomic } from "../run/results.ts";
 
 /** Where a sweep's files go inside the results folder. */
 export function sweepDir(outDir: string): string {
@@ -53,7 +54,7 @@ export async function writeArray(dir: string, jobs: readonly Job[], opts: ArrayO
   const abs = resolve(dir);
   await Deno.mkdir(`${abs}/results`, { recursive: true });
   await Deno.mkdir(`${abs}/logs`, { recursive: true });
-  await writeAtomic(`${abs}/jobs.json`, JSON.stringify(jobs, null, 1) + "\n");
+  await writeTextAtomic(`${abs}/jobs.json`, JSON.stringify(jobs, null, 1) + "\n");
   const script = [
     "#!/bin/bash",
     `#SBATCH --job-name=${quote(`dbal-${opts.name}`)}`,
@@ -67,15 +68,9 @@ export async function writeArray(dir: string, jobs: readonly Job[], opts: ArrayO
     `exec ${[...opts.worker, "--jobs", `${abs}/jobs.json`].map(quote).join(" ")} --task "$SLURM_ARRAY_TASK_ID"`,
     "",
   ].join("\n");
-  await writeAtomic(`${abs}/array.sh`, script);
+  await writeTextAtomic(`${abs}/array.sh`, script);
   await Deno.chmod(`${abs}/array.sh`, 0o755);
   return `${abs}/array.sh`;
-}
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
 }
 
 /**
@@ -85,18 +80,16 @@ async function writeAtomic(path: string, text: string): Promise<void> {
  * @param file `jobs.json`
  * @param task the task's index
  * @param run runs a job
- * @param decode decodes a job
  */
 export async function runJobFileTask(
   file: string,
   task: number,
   run: (job: Job) => Promise<JobResult>,
-  decode: (value: unknown, where: string) => Job,
 ): Promise<void> {
   const list = JSON.parse(await Deno.readTextFile(file)) as unknown;
   if (!Array.isArray(list)) throw new Error(`${file}: expected a list of jobs`);
   if (task < 0 || task >= list.length) throw new Error(`${file}: task ${task} is out of range (0..${list.length - 1})`);
-  const job = decode(list[task], `${file}[${task}]`);
+  const job = decodeOrThrow(JobCodec, list[task], `${file}[${task}]`);
   const out = `${dirname(file)}/results/${task}.json`;
   if (await Deno.stat(out).then(() => true, () => false)) {
     console.error(`task ${task}: its result is already in ${out}; nothing to do`);
@@ -104,7 +97,7 @@ export async function runJobFileTask(
   }
   const result = await run(job);
   await Deno.mkdir(dirname(out), { recursive: true });
-  await writeAtomic(out, JSON.stringify(result) + "\n");
+  await writeTextAtomic(out, JSON.stringify(result) + "\n");
 }
 
 /**
@@ -127,25 +120,4 @@ export async function readArrayResults(dir: string, jobs: readonly Job[]): Promi
     if (result.sweep !== job.sweep) throw new Error(`${path}: the result of another sweep (${result.sweep})`);
     return result;
   }));
-}
-
-/**
- * Reads the jobs a sweep's folder holds.
- *
- * @param dir the sweep's folder
- * @param decode decodes a job
- * @returns the jobs, or undefined when there is no `jobs.json`
- */
-export async function readArrayJobs(
-  dir: string,
-  decode: (value: unknown, where: string) => Job,
-): Promise<Job[] | undefined> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(`${dir}/jobs.json`);
-  } catch {
-    return undefined;
-  }
-  const list = JSON.parse(text) as unknown[];
-  return list.map((j, i) => decode(j, `${dir}/jobs.json[${i}]`));
 }

@@ -40,6 +40,16 @@ const RENEW =
   `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
 
+/**
+ * A Redis URL without its password, for messages.
+ *
+ * @param url `redis://[user][:password]@host:port`
+ * @returns the URL with `***` for its credentials
+ */
+export function redactedUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, "//***@");
+}
+
 /** The store on Redis; see the module doc. Made by {@link openRedisStore}. */
 export class RedisStore implements StageStore {
   readonly location: string;
@@ -56,7 +66,7 @@ export class RedisStore implements StageStore {
     readonly prefix = "dbal:store:",
     readonly warn: (message: string) => void = (m) => console.warn(m),
   ) {
-    this.location = url.replace(/\/\/([^@/]*)@/, "//***@");
+    this.location = redactedUrl(url);
   }
 
   #entry(key: string): string {

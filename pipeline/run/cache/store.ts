@@ -277,9 +277,6 @@ export class Store implements StageStore {
    */
   async put(key: string, stageName: string, value: EntryInput): Promise<PutOutcome> {
     const dir = this.#entryDir(key);
-    if (typeof stageName !== "string" || stageName === "") {
-      throw new TypeError("stageName: expected a non-empty string");
-    }
     const encoded = await encodeEntry(key, stageName, value);
     if (await exists(join(dir, META))) return "exists";
 
