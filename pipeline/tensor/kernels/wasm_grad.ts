@@ -349,7 +349,11 @@ function swapBatchAndChannels(s: Scope, x: TensorInfo): TensorInfo {
   return out;
 }
 
-/** [N,H,W,C] -> [H,W,N,C] in JS over views of the wasm heap: contiguous runs of C values move whole. */
+/**
+ * [N,H,W,C] -> [H,W,N,C] in JS over views of the wasm heap: runs of C
+ * contiguous values, copied element by element (a `set` of a `subarray` per
+ * run costs more than the run itself at C = 32).
+ */
 function batchToThird(s: Scope, x: TensorInfo): TensorInfo {
   const [n, h, w, c] = x.shape as [number, number, number, number];
   const out = s.output([h, w, n, c]);
@@ -357,10 +361,11 @@ function batchToThird(s: Scope, x: TensorInfo): TensorInfo {
   const X = heap.typedArrayFromHeap(x);
   const O = heap.typedArrayFromHeap(out);
   const pixels = h * w;
-  for (let b = 0; b < n; b++) {
-    for (let p = 0; p < pixels; p++) {
-      const src = (b * pixels + p) * c;
-      O.set(X.subarray(src, src + c), (p * n + b) * c);
+  const jump = (n - 1) * c;
+  for (let b = 0, src = 0; b < n; b++) {
+    let dst = b * c;
+    for (let p = 0; p < pixels; p++, dst += jump) {
+      for (let k = 0; k < c; k++) O[dst++] = X[src++] as number;
     }
   }
   return out;
@@ -543,6 +548,10 @@ function makeMaxPoolGrad(stockConfig: KernelConfig): KernelFunc {
     const Y = heap.typedArrayFromHeap(y);
     const DY = heap.typedArrayFromHeap(dy);
     const DX = heap.typedArrayFromHeap(out);
+    if (kh === 2 && kw === 2) {
+      maxPoolGrad2x2(X, Y, DY, DX, [n, h, w, c]);
+      return out;
+    }
     DX.fill(0);
     const rowStride = w * c;
     for (let b = 0; b < n; b++) {
@@ -573,6 +582,50 @@ function makeMaxPoolGrad(stockConfig: KernelConfig): KernelFunc {
     }
     return out;
   };
+}
+
+/**
+ * The 2 x 2, stride 2 case of {@link makeMaxPoolGrad} (both nets' pooling),
+ * the same choice (each window's dy to its last maximum in row-major order,
+ * none when the maximum is NaN) in one streaming pass: each window's four
+ * gradient entries are written directly, so only inputs with a row or column
+ * beyond the last full window need zeroing first.
+ */
+function maxPoolGrad2x2(
+  X: Float32Array,
+  Y: Float32Array,
+  DY: Float32Array,
+  DX: Float32Array,
+  [n, h, w, c]: readonly [number, number, number, number],
+): void {
+  const ho = h >> 1, wo = w >> 1;
+  if (ho * 2 !== h || wo * 2 !== w) DX.fill(0);
+  const rowStride = w * c;
+  let yi = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oh = 0; oh < ho; oh++) {
+      const top = (b * h + 2 * oh) * rowStride;
+      for (let ow = 0; ow < wo; ow++) {
+        // The window's four entries of channel ch: top-left i, top-right i + c,
+        // bottom-left i + rowStride, bottom-right i + rowStride + c.
+        let i = top + 2 * ow * c;
+        for (let ch = 0; ch < c; ch++, yi++, i++) {
+          const m = Y[yi] as number;
+          // "+ 0" turns -0 into +0, as the stock kernel writes it.
+          const g = (DY[yi] as number) + 0;
+          const j = i + rowStride;
+          DX[i] = 0;
+          DX[i + c] = 0;
+          DX[j] = 0;
+          DX[j + c] = 0;
+          if (X[j + c] === m) DX[j + c] = g;
+          else if (X[j] === m) DX[j] = g;
+          else if (X[i + c] === m) DX[i + c] = g;
+          else if (X[i] === m) DX[i] = g;
+        }
+      }
+    }
+  }
 }
 
 /**
