@@ -10,6 +10,7 @@
  */
 export const WASM_KERNEL_SET_VERSION = 1;
 export {
+  type FilterGradRoute,
   registerWasmGradKernels,
   restoreWasmKernels,
   stockWasmKernel,

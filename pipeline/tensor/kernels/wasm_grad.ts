@@ -69,7 +69,18 @@ export interface WasmGradOptions {
   fastBiasSum?: boolean;
   /** Make `Identity` and a `Cast` to the same dtype share their input instead of copying it (default true). */
   shareCopies?: boolean;
+  /**
+   * How `Conv2DBackpropFilter` is computed for stride 1 (and pads narrower
+   * than the filter): as a conv whose
+   * filter is the output gradient, or one whose filter is the input; `auto`
+   * (default) takes the one a cost estimate says is cheaper. Both give the
+   * same numbers; the option exists to compare them.
+   */
+  filterGradRoute?: FilterGradRoute;
 }
+
+/** The forms of the filter gradient (see {@link WasmGradOptions.filterGradRoute}). */
+export type FilterGradRoute = "auto" | "outputGradient" | "input";
 
 /** Which of our kernels are currently registered for the wasm backend. */
 export interface WasmGradStatus {
@@ -296,6 +307,11 @@ const conv2DBackpropFilterFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   }
   const top = info.padInfo.top;
   const left = info.padInfo.left;
+  const pads = info.padInfo;
+  const padsWithinFilter = Math.max(pads.top, pads.bottom) < kh && Math.max(pads.left, pads.right) < kw;
+  if (sh === 1 && sw === 1 && padsWithinFilter && inputAsFilterIsCheaper(info, filterGradRoute)) {
+    return filterGradInputAsFilter(backend as DisposingBackend, x, dy, info);
+  }
   // Rows of the (padded) input that the forward conv actually reads:
   // (ho-1)*sh + kh starting at -top. Pad the bottom/right up to that; if the
   // input has more rows than read, the conv below yields extra rows: crop.
@@ -324,6 +340,71 @@ const conv2DBackpropFilterFunc: KernelFunc = ({ inputs, backend, attrs }) => {
     return s.run("Transpose", { x: r }, { perm: [1, 2, 0, 3] });
   });
 };
+
+/** Which form {@link conv2DBackpropFilterFunc} computes (see {@link WasmGradOptions.filterGradRoute}). */
+let filterGradRoute: FilterGradRoute = "auto";
+
+/**
+ * Estimated cost (ns) of a forward conv as XNNPACK runs it in tfjs's wasm
+ * backend: packing a fresh filter (a scalar loop, about 4 ns per value on
+ * this project's 2-core machine) plus the GEMM (about 90 GFLOP/s, its output
+ * channels taken in blocks of 8). Only the ratio of two estimates matters.
+ */
+function convCostNs(filterValues: number, outputPixels: number, reduction: number, outChannels: number): number {
+  return filterValues * 4 + outputPixels * reduction * Math.ceil(outChannels / 8) * 8 * (2 / 90);
+}
+
+/**
+ * Whether the input-as-filter form of the filter gradient (stride 1, no pad
+ * wider than the filter less one) is
+ * expected to be cheaper than the output-gradient-as-filter form. The first
+ * form packs x (no larger than dy when the layer has few input channels, as a
+ * net's first layer) and sums over x's pixels; the second packs dy and sums
+ * over dy's pixels. Both sum the same products in the same order (pixels in
+ * row-major order, the batch innermost), the first with zero products of
+ * padding in between, so they agree bit for bit (but for the sign of an
+ * exactly zero sum).
+ */
+function inputAsFilterIsCheaper(info: tf.backend_util.Conv2DInfo, route: FilterGradRoute): boolean {
+  if (route !== "auto") return route === "input";
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo, outChannels: co } = info;
+  const { filterHeight: kh, filterWidth: kw } = info;
+  const viaOutputGradient = convCostNs(ho * wo * n * co, ci * kh * kw, ho * wo * n, co);
+  const viaInput = convCostNs(h * w * n * ci, co * kh * kw, h * w * n, ci);
+  return viaInput < viaOutputGradient;
+}
+
+/**
+ * dW for stride 1 as a forward Conv2D whose filter is x: the output gradient
+ * as images [Co, Ho, Wo, N] (channels and batch swapped), padded so that every
+ * filter offset fits, correlated with x as the filter [H, W, N, Ci] gives
+ * [Co, kh, kw, Ci] rotated by 180 degrees; reversed and transposed it is
+ * [kh, kw, Ci, Co]. Derivation: dW[a,b] = sum over x's pixels q of
+ * x[q] * dy[q - (a,b) + (top,left)], and output row a' = kh - 1 - a reads the
+ * padded dy at q + a' when dy is padded by kh - 1 - top above.
+ */
+function filterGradInputAsFilter(
+  backend: DisposingBackend,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+): TensorInfo {
+  const { inHeight: h, inWidth: w, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = info;
+  const { top, left } = info.padInfo;
+  return withScope(backend, (s) => {
+    const images = swapBatchAndChannels(s, dy);
+    const filter = batchToThird(s, x);
+    const pad: ExplicitPad = [[0, 0], [kh - 1 - top, h - ho + top], [kw - 1 - left, w - wo + left], [0, 0]];
+    const rotated = s.run("Conv2D", { x: images, filter }, {
+      strides: [1, 1],
+      pad,
+      dataFormat: "NHWC",
+      dilations: [1, 1],
+    });
+    const upright = s.run("Reverse", { x: rotated }, { dims: [1, 2] });
+    return s.run("Transpose", { x: upright }, { perm: [1, 2, 3, 0] });
+  });
+}
 
 /**
  * [N,H,W,C] -> [C,H,W,N] in JS over views of the wasm heap: for each pixel
@@ -769,6 +850,7 @@ function uninstall(kernelName: string): void {
 export function registerWasmGradKernels(opts: WasmGradOptions = {}): void {
   const fastInputGrad = opts.fastInputGrad ?? true;
   const fastTransposedMatMul = opts.fastTransposedMatMul ?? true;
+  filterGradRoute = opts.filterGradRoute ?? "auto";
   install(CONV2D_BACKPROP_FILTER);
   if (fastInputGrad) install(CONV2D_BACKPROP_INPUT);
   else uninstall(CONV2D_BACKPROP_INPUT);

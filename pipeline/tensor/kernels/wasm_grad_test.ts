@@ -258,6 +258,36 @@ for (const c of convCases) {
   });
 }
 
+// The filter gradient's two forms (stride 1): the input as the filter gives
+// the output-gradient form's numbers bit for bit (same products, same order;
+// only an exactly zero sum may differ in its sign) and the cpu backend's.
+for (const c of convCases.filter((c) => c.strides === 1 && c.dimRoundingMode === undefined)) {
+  Deno.test(`Conv2DBackpropFilter: input-as-filter == output-gradient-as-filter: ${convLabel(c)}`, async () => {
+    const outShape = convOutShape(c);
+    const xv = rand(sizeOf(c.x), 4), dyv = rand(sizeOf(outShape), 5);
+    const filterGrad = () => [
+      tf.engine().runKernel("Conv2DBackpropFilter", { x: tf.tensor4d(xv, c.x), dy: tf.tensor4d(dyv, outShape) }, {
+        strides: 1,
+        pad: c.pad,
+        dataFormat: "NHWC",
+        filterShape: c.f,
+      }) as tf.Tensor,
+    ];
+    try {
+      registerWasmGradKernels({ filterGradRoute: "input" });
+      const viaInput = (await runOn("wasm", filterGrad))[0]!;
+      registerWasmGradKernels({ filterGradRoute: "outputGradient" });
+      const viaOutputGradient = (await runOn("wasm", filterGrad))[0]!;
+      const cpu = (await runOn("cpu", filterGrad))[0]!;
+      assert.deepEqual(viaInput.shape, c.f);
+      assert.deepEqual(Array.from(viaInput.data, (v) => v + 0), Array.from(viaOutputGradient.data, (v) => v + 0));
+      assert.ok(relDiff(viaInput.data, cpu.data) <= TOL, "input as filter vs cpu");
+    } finally {
+      registerWasmGradKernels();
+    }
+  });
+}
+
 Deno.test("conv2d grads with the stock Conv2DBackpropInput (fastInputGrad: false)", async () => {
   try {
     registerWasmGradKernels({ fastInputGrad: false });
