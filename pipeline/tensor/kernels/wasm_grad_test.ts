@@ -424,6 +424,7 @@ Deno.test("registration: idempotent, switchable, restorable", async () => {
       fastMaxPoolGrad: true,
       fastBiasSum: true,
       shareCopies: true,
+      fastGather: true,
     });
     assert.notEqual(tf.getKernel("BatchMatMul", "wasm"), stockMatMul);
 
@@ -435,6 +436,7 @@ Deno.test("registration: idempotent, switchable, restorable", async () => {
       fastMaxPoolGrad: true,
       fastBiasSum: true,
       shareCopies: true,
+      fastGather: true,
     });
     assert.equal(tf.getKernel("BatchMatMul", "wasm"), stockMatMul);
 
@@ -447,6 +449,7 @@ Deno.test("registration: idempotent, switchable, restorable", async () => {
       fastMaxPoolGrad: false,
       fastBiasSum: false,
       shareCopies: false,
+      fastGather: false,
     });
     assert.equal(tf.getKernel("Conv2DBackpropInput", "wasm"), stockInput);
     assert.equal(tf.getKernel("BatchMatMul", "wasm"), stockMatMul);
@@ -463,6 +466,7 @@ Deno.test("registration: idempotent, switchable, restorable", async () => {
     fastMaxPoolGrad: true,
     fastBiasSum: true,
     shareCopies: true,
+    fastGather: true,
   });
 });
 
@@ -659,4 +663,55 @@ Deno.test("Identity and Cast to the same dtype share data and free it once; othe
   toInt.dispose();
   assert.equal(tf.memory().numTensors, before);
   assert.equal((tf.backend() as unknown as { numDataIds(): number }).numDataIds(), before);
+});
+
+// GatherV2: slices copied; the stock kernel's output bit for bit on every
+// axis and dtype, and its error for an index out of range.
+const gatherCases: {
+  shape: number[];
+  dtype: "float32" | "int32" | "bool";
+  indices: number[][] | number[];
+  axis: number;
+}[] = [
+  { shape: [10, 4, 4, 3], dtype: "float32", indices: [9, 0, 3, 3, 7], axis: 0 }, // training batches
+  { shape: [6, 5], dtype: "int32", indices: [4, 1], axis: 1 }, // slices of one value
+  { shape: [3, 4, 70], dtype: "float32", indices: [[2, 0], [1, 1]], axis: 1 }, // 2-D indices, long slices
+  { shape: [7, 2], dtype: "bool", indices: [6, 6, 0], axis: -2 },
+  { shape: [0, 3], dtype: "float32", indices: [], axis: 0 },
+];
+for (const c of gatherCases) {
+  Deno.test(`GatherV2 wasm == stock bit for bit: [${c.shape}] ${c.dtype} axis ${c.axis}`, async () => {
+    const gather = () => {
+      const size = sizeOf(c.shape);
+      const values = c.dtype === "float32"
+        ? rand(size, 21)
+        : Int32Array.from(rand(size, 21), (v) => c.dtype === "bool" ? (v > 0 ? 1 : 0) : Math.round(v * 1000));
+      const x = tf.tensor(values, c.shape, c.dtype);
+      return [tf.gather(x, tf.tensor(c.indices, undefined, "int32"), c.axis)];
+    };
+    registerWasmGradKernels();
+    const ours = (await runOn("wasm", gather))[0]!;
+    // On an empty x the stock kernel returns its flattened shape ([1, 1, 0, 3]): compared with cpu's there.
+    const empty = sizeOf(c.shape) === 0;
+    if (!empty) restoreWasmKernels();
+    try {
+      const stock = (await runOn(empty ? "cpu" : "wasm", gather))[0]!;
+      assert.deepEqual(ours.shape, stock.shape);
+      assert.deepEqual(Array.from(ours.data), Array.from(stock.data));
+    } finally {
+      registerWasmGradKernels();
+    }
+  });
+}
+
+Deno.test("GatherV2 wasm: an index out of range throws the stock kernel's error", async () => {
+  registerWasmGradKernels();
+  await tf.setBackend("wasm");
+  const x = tf.ones([4, 2]);
+  const bad = tf.tensor1d([1, 4], "int32");
+  try {
+    assert.throws(() => tf.gather(x, bad), /GatherV2: the index value 4 is not in \[0, 3\]/);
+  } finally {
+    tf.dispose([x, bad]);
+  }
 });
