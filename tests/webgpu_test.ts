@@ -1,12 +1,15 @@
 /**
- * `--backend webgpu` end to end, through the real command line, on whatever
+ * `--backend webgpu` end to end, through the command line's code, on whatever
  * WebGPU adapter Deno finds: in CI, Mesa's software Vulkan device (lavapipe,
  * Debian's `mesa-vulkan-drivers`, installed by `.ci/run`). A tiny MNIST
- * experiment (training, MC dropout, BALD, acquisition) runs on webgpu and on
- * wasm; the two must agree within float tolerance, and pick the same items.
+ * experiment (training, MC dropout, BALD as tensor ops on the device,
+ * acquisition) runs on tiny MNIST files in the real format (no data set
+ * needed) on webgpu and on wasm; the two must agree within float tolerance,
+ * and pick the same items.
  */
 import { assert, assertEquals } from "./asserts.ts";
-import { exp, real, results, succeeds } from "./sweep_helpers.ts";
+import { withTinyMnist } from "./fixtures.ts";
+import { results } from "./sweep_helpers.ts";
 
 const adapter = await (async () => {
   try {
@@ -20,19 +23,17 @@ if (!adapter) console.error("webgpu_test: no WebGPU adapter (install mesa-vulkan
 
 Deno.test({
   name: "webgpu: a tiny experiment gives wasm's accuracies and NLL within tolerance and acquires the same items",
-  ignore: real === undefined || !adapter,
-  fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "dbal-webgpu-" });
-    try {
-      const run = async (backend: string) => {
-        const out = `${dir}/${backend}`;
-        await succeeds(
-          exp(["--backend", backend, "--workers", "1", "--out", out, "--cache-dir", `${dir}/${backend}-c`]),
-        );
-        return await results(out);
+  ignore: !adapter,
+  fn: () =>
+    withTinyMnist(async (dir, run) => {
+      const experiment = new URL("./tiny_mnist.ts", import.meta.url).pathname;
+      const go = async (backend: "webgpu" | "wasm") => {
+        const result = await run(experiment, backend, { backend, cacheDir: `${dir}/${backend}-cache` });
+        assertEquals(result.records.length, 6);
+        return await results(result.outDir);
       };
-      const gpu = await run("webgpu");
-      const cpu = await run("wasm");
+      const gpu = await go("webgpu");
+      const cpu = await go("wasm");
       assertEquals(gpu.meta.backend, "webgpu");
       assertEquals(cpu.meta.backend, "wasm");
       assertEquals(gpu.rounds.length, cpu.rounds.length);
@@ -45,10 +46,8 @@ Deno.test({
         // 100 test items: at most one may flip; NLL to float32 reduction-order noise.
         assert(Math.abs((accG as number) - (accC as number)) <= 0.01 + 1e-9, `${where}: accuracy ${accG} vs ${accC}`);
         assert(Math.abs((nllG as number) - (nllC as number)) <= 1e-3 * Math.abs(nllC as number), `${where}: NLL`);
+        // BALD ran as tensor ops on webgpu (float32) and in JS on wasm (float64): the same items.
         assertEquals(acquiredG, acquiredC, `${where}: acquired items`);
       }
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });

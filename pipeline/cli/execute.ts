@@ -20,6 +20,7 @@ import { type BackendInfo, selectBackend } from "../tensor/backend.ts";
 import type { ChecksumPolicy } from "../data/mod.ts";
 import { interpret, type InterpretResult } from "../run/interpreter.ts";
 import { WASM_KERNEL_SET_VERSION, wasmGradKernelStatus } from "../tensor/kernels/mod.ts";
+import { DEVICE_SCORES_VERSION, scoresOnDevice } from "../tensor/device_scores.ts";
 import { presetExperiment } from "../packs/preset.ts";
 import { loadRunnable } from "./experiment_file.ts";
 import { makeProgress, type Progress } from "../run/progress.ts";
@@ -192,23 +193,29 @@ export function closeStores(): void {
   redisStores.clear();
 }
 
-/** The sha256 of the kernel modules (and what they import). */
-function kernelSourceHash(): Promise<string | undefined> {
-  return hashModuleGraph(new URL("../tensor/kernels/mod.ts", import.meta.url).href);
+/** The sha256 of a module under `pipeline/tensor/` (and what it imports). */
+function tensorSourceHash(path: string): Promise<string | undefined> {
+  return hashModuleGraph(new URL(`../tensor/${path}`, import.meta.url).href);
 }
 
 /**
  * The kernel set in use, for the keys of numeric stages.
  *
  * @param backend the backend's name
- * @returns "stock", or the set's name, version, kernels and source hash
+ * @returns "stock", or the set's name, version, kernels and source hash (on a
+ *   GPU backend: the built-in scores' tensor forms, see `device_scores.ts`)
  */
 export async function kernelSet(backend: string): Promise<string> {
+  if (scoresOnDevice(backend)) {
+    // The built-in scores' tensor forms run there instead of their JS twins.
+    const source = (await tensorSourceHash("device_scores.ts")) ?? `unhashable-${crypto.randomUUID()}`;
+    return `dbal-device-scores/${DEVICE_SCORES_VERSION}/${source}`;
+  }
   if (backend !== "wasm") return "stock";
   const on = Object.entries(wasmGradKernelStatus()).filter(([, registered]) => registered).map(([name]) => name);
   if (on.length === 0) return "stock";
   // The version is bumped by hand when results move; the source hash catches edits nobody versioned.
-  const source = (await kernelSourceHash()) ?? `unhashable-${crypto.randomUUID()}`;
+  const source = (await tensorSourceHash("kernels/mod.ts")) ?? `unhashable-${crypto.randomUUID()}`;
   return `dbal-wasm-grad/${WASM_KERNEL_SET_VERSION}:${on.join("+")}/${source}`;
 }
 

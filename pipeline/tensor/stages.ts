@@ -26,6 +26,7 @@ import type {
 import { createNet, disposeNet, type Net } from "./net.ts";
 import { embedRows, type FitInput, joinRows, type Posterior, posteriorImpl } from "./posterior.ts";
 import { deriveSeed, makeRng, type Rng, shuffled } from "./rng.ts";
+import { scoresOnDevice, type TensorScore, tensorScoreOf } from "./device_scores.ts";
 import { type ImageArray, imagesToTensor, trainNet } from "./train.ts";
 
 /** Items per chunk when scoring or evaluating. Bounds memory, not the pool size. */
@@ -216,6 +217,32 @@ export async function chunkLogProbs(
 }
 
 /**
+ * One chunk's scores computed by a score's tensor form where the posterior's
+ * log-probabilities are: only the `[n]` scores are read back.
+ *
+ * @param form the tensor form (see `device_scores.ts`)
+ * @param posterior the fitted posterior
+ * @param images the pool's images
+ * @param indices the chunk's items
+ * @param rng the posterior's sample stream
+ * @returns one score per item
+ */
+export async function scoreOnDevice(
+  form: TensorScore,
+  posterior: Posterior,
+  images: ImageArray,
+  indices: ArrayLike<number>,
+  rng: Rng,
+): Promise<Float64Array> {
+  const scores = tf.tidy(() => form(posterior.logProbs(imagesToTensor(images, indices), rng)));
+  try {
+    return Float64Array.from(await scores.data());
+  } finally {
+    scores.dispose();
+  }
+}
+
+/**
  * Score: draws `poolSubset` random candidates from the pool (all when 0) and
  * scores them, streamed over chunks of {@link CHUNK}.
  *
@@ -259,10 +286,24 @@ export function score(
         const keepMean = keep.includes("meanProbs");
         const kept: LogProbs[] = [];
         const means: Rows[] = [];
+        // On a GPU a built-in score runs as tensor ops there: only [n] scores come back.
+        const tensorScore = def.usesPredictions && !keepLogProbs && !keepMean && scoresOnDevice(tf.getBackend())
+          ? tensorScoreOf(def.fn)
+          : undefined;
         const start = performance.now();
         const nonFinite = countNonFinite([]);
         for (let s = 0; s < candidates.length; s += CHUNK) {
           const idx = candidates.slice(s, s + CHUNK);
+          if (tensorScore !== undefined) {
+            const chunkScores = await scoreOnDevice(tensorScore, posterior, images, idx, rng);
+            out.set(chunkScores, s);
+            countNonFinite(chunkScores, nonFinite);
+            const done = Math.min(s + CHUNK, candidates.length);
+            ctx.progress(
+              `score ${done}/${candidates.length} ${(done / ((performance.now() - start) / 1000)).toFixed(0)} items/s`,
+            );
+            continue;
+          }
           const lp: LogProbs = def.usesPredictions || keepLogProbs || keepMean
             ? await chunkLogProbs(posterior, images, idx, rng)
             : { data: new Float32Array(0), n: idx.length, t: 0, c: 0 };
