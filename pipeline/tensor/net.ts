@@ -14,6 +14,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { bayesianOf, firstStochasticLayer, type LayerSpec, type NetSpec } from "../../dsl/model.ts";
 import { deriveSeed, makeRng, type Rng } from "./rng.ts";
+import { heapKernels } from "./kernels/heap_kernels.ts";
 
 /**
  * Weights of one layer with parameters. For a Gaussian (Bayesian) layer
@@ -290,9 +291,34 @@ export function normalNoise(shape: readonly number[], seed: number): tf.Tensor {
  * @returns the mask tensor
  */
 export function dropoutMask(shape: readonly number[], rate: number, seed: number): tf.Tensor {
-  const out = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  const size = shape.reduce((a, b) => a * b, 1);
+  const onHeap = masksOnHeap(rate);
+  if (onHeap) return onHeap([...shape], [{ offset: 0, count: size, seed }]);
+  const out = new Float32Array(size);
   fillMask(out, 0, out.length, rate, seed);
   return tf.tensor(out, [...shape]);
+}
+
+/**
+ * On the wasm backend, a writer of masks drawn straight into a new tensor's
+ * memory by our SIMD module (the same draws as {@link fillMask}, bit for bit,
+ * about ten times faster, and no copy into the backend); undefined elsewhere.
+ */
+function masksOnHeap(
+  rate: number,
+): ((shape: number[], runs: readonly { offset: number; count: number; seed: number }[]) => tf.Tensor) | undefined {
+  if (!(rate > 0 && rate < 1) || tf.getBackend() !== "wasm") return undefined;
+  const backend = tf.backend();
+  const kernels = heapKernels(backend);
+  if (kernels === undefined) return undefined;
+  return (shape, runs) => {
+    const info = (backend as unknown as { makeOutput(s: number[], d: "float32"): tf.TensorInfo }).makeOutput(
+      shape,
+      "float32",
+    );
+    for (const r of runs) kernels.fillMask(info, r.offset, r.count, rate, r.seed);
+    return tf.engine().makeTensorFromTensorInfo(info, backend);
+  };
 }
 
 /** The seed of MC sample t's draw within a per-sample stream family (a splitmix-style hash). */
@@ -316,6 +342,14 @@ function drawRows(
   seed: number,
 ): tf.Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
+  const onHeap = kind === "normal" ? undefined : masksOnHeap(kind.rate);
+  if (onHeap) {
+    const runs = Array.from(
+      { length: rows },
+      (_, r) => ({ offset: r * size, count: size, seed: rowSeed(seed, t0 + r) }),
+    );
+    return onHeap([rows, ...shape], runs);
+  }
   const out = new Float32Array(rows * size);
   for (let r = 0; r < rows; r++) {
     const s = rowSeed(seed, t0 + r);

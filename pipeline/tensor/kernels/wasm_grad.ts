@@ -20,8 +20,9 @@
  * - `BatchMatMul` with transposeA/transposeB: explicit Transpose of the last
  *   two axes followed by the ORIGINAL (stock) non-transposed wasm kernel.
  * - `MaxPoolGrad` for non-overlapping windows, and `Sum` over all axes but
- *   the last (bias gradients): one pass in JS over views of the wasm heap
- *   (see makeMaxPoolGrad, makeBiasSum).
+ *   the last (bias gradients): one pass over the wasm heap, in our SIMD
+ *   module (`heap_kernels.wat`) for 2 x 2 windows and channels in fours, in
+ *   JS otherwise (see makeMaxPoolGrad, makeBiasSum).
  * - `GatherV2` without batch dimensions: slice copies (see makeFastGather).
  * - `Identity`, and `Cast` to the same dtype: share the input's data instead
  *   of copying it.
@@ -39,6 +40,7 @@ import * as tf from "@tensorflow/tfjs-core";
 // Side effect: registers the wasm backend and its stock kernels, so that the
 // stock configs can be captured before they are replaced.
 import "@tensorflow/tfjs-backend-wasm";
+import { heapKernels } from "./heap_kernels.ts";
 import type {
   DataId,
   KernelConfig,
@@ -635,7 +637,13 @@ function makeMaxPoolGrad(stockConfig: KernelConfig): KernelFunc {
     const DY = heap.typedArrayFromHeap(dy);
     const DX = heap.typedArrayFromHeap(out);
     if (kh === 2 && kw === 2) {
-      maxPoolGrad2x2(X, Y, DY, DX, [n, h, w, c]);
+      const simd = c % 4 === 0 ? heapKernels(backend) : undefined;
+      if (simd === undefined) {
+        maxPoolGrad2x2(X, Y, DY, DX, [n, h, w, c]);
+      } else {
+        if (ho * 2 !== h || wo * 2 !== w) DX.fill(0);
+        simd.maxPoolGrad2x2(x, y, dy, out);
+      }
       return out;
     }
     DX.fill(0);
@@ -739,6 +747,11 @@ function makeBiasSum(stockConfig: KernelConfig): KernelFunc {
     const keepDims = (attrs ?? {})["keepDims"] === true;
     const heap = backend as unknown as HeapBackend;
     const out = heap.makeOutput(keepDims ? [...x.shape.slice(0, -1).map(() => 1), c] : [c], "float32");
+    const simd = c % 4 === 0 ? heapKernels(backend) : undefined;
+    if (simd !== undefined) {
+      simd.sumRows(x, out);
+      return out;
+    }
     const X = heap.typedArrayFromHeap(x);
     const acc = new Float32Array(c);
     for (let r = 0, base = 0; r < rows; r++, base += c) {
