@@ -26,6 +26,28 @@ import { loadImageFolder } from "../data/image_folder.ts";
 import { loadNpyPair, loadNpz } from "../data/npz.ts";
 import type { ImageDataset } from "../data/types.ts";
 import type { LoadedImages as ImageData } from "../data/datasets.ts";
+import { allowResidentImages, releaseResidentImages, residentImageTensors } from "../tensor/train.ts";
+
+/**
+ * What a load stage adds so that its splits may stay on a GPU for the run
+ * (uploaded once, see `allowResidentImages`): the runner frees the copies
+ * through `release` when the run no longer needs the data, and counts them
+ * through `tensors`.
+ */
+export const residentImages = {
+  allow(data: ImageData): ImageData {
+    allowResidentImages(data.train);
+    allowResidentImages(data.test);
+    return data;
+  },
+  release(data: ImageData): void {
+    releaseResidentImages(data.train);
+    releaseResidentImages(data.test);
+  },
+  tensors(data: ImageData): number {
+    return residentImageTensors(data.train) + residentImageTensors(data.test);
+  },
+};
 
 /** Options of {@link imageFolder}. */
 export interface ImageFolderSourceOptions {
@@ -98,11 +120,13 @@ function loadStage(
     version: 1,
     params,
     numeric: false,
+    release: residentImages.release,
+    tensors: residentImages.tensors,
     run: (_input, ctx) =>
       TE.tryCatch(
         async () => {
           ctx.progress(`reading ${what}`);
-          return toImageData(await load());
+          return residentImages.allow(toImageData(await load()));
         },
         (e) => stageError(name, (e as Error).message ?? String(e), e),
       ),

@@ -52,7 +52,7 @@ import { acquisitionSteps, identityOf, type LabelledSet, partModules, presetLoop
 
 // The stages every pack shares live in common.ts (the text pack uses them too).
 export { acquireStage, type LabelledSet, labelledSetStage, pseudoLabelStage, type Scored } from "./common.ts";
-import { checkPresetModels, presetImages } from "./image_sources.ts";
+import { checkPresetModels, presetImages, residentImages } from "./image_sources.ts";
 
 // The data set every image stage reads: `LoadedImages` of pipeline/data/datasets.ts, documented there.
 export type { ImageData };
@@ -85,15 +85,19 @@ export function builtinImages(dataset: ImageDatasetName): Stage<Record<string, n
     version: 1,
     params: { dataset },
     numeric: false,
+    release: residentImages.release,
+    tensors: residentImages.tensors,
     run: (_input, ctx) =>
       TE.tryCatch(
-        () =>
-          loadImageDataset(dataset, {
-            ...(ctx.data?.dataDir !== undefined ? { dataDir: ctx.data.dataDir } : {}),
-            download: ctx.data?.download ?? true,
-            ...(ctx.data?.checksums !== undefined ? { checksums: ctx.data.checksums as ChecksumPolicy } : {}),
-            log: ctx.progress,
-          }),
+        async () =>
+          residentImages.allow(
+            await loadImageDataset(dataset, {
+              ...(ctx.data?.dataDir !== undefined ? { dataDir: ctx.data.dataDir } : {}),
+              download: ctx.data?.download ?? true,
+              ...(ctx.data?.checksums !== undefined ? { checksums: ctx.data.checksums as ChecksumPolicy } : {}),
+              log: ctx.progress,
+            }),
+          ),
         (e) => stageError(name, (e as Error).message, e),
       ),
   };

@@ -23,6 +23,7 @@ import {
   type ScoreFn,
   variationRatios,
 } from "../algorithms/scores.ts";
+import { isGpuBackend } from "./device.ts";
 
 /** A score as tensor ops: log-probabilities `[n, T, C]` to one score per item `[n]`. */
 export type TensorScore = (logProbs: tf.Tensor3D) => tf.Tensor1D;
@@ -115,5 +116,5 @@ export function tensorScoreOf(fn: ScoreFn): TensorScore | undefined {
  * @returns true for webgpu
  */
 export function scoresOnDevice(backend: string): boolean {
-  return backend === "webgpu";
+  return isGpuBackend(backend);
 }
