@@ -17,6 +17,8 @@ interface HeapExports {
   fill_mask(out: number, count: number, seed: number, threshold: number, bits: number): void;
   max_pool_grad_2x2(x: number, y: number, dy: number, dx: number, n: number, h: number, w: number, c: number): void;
   sum_rows(x: number, out: number, rows: number, c: number): void;
+  batch_to_third(x: number, out: number, n: number, pixels: number, c: number): void;
+  swap_batch_and_channels(x: number, out: number, n: number, pixels: number, c: number): void;
 }
 
 /** What we need of the tfjs wasm backend: its emscripten module and where each tensor lives. */
@@ -41,6 +43,10 @@ export interface HeapKernels {
   maxPoolGrad2x2(x: TensorInfo, y: TensorInfo, dy: TensorInfo, dx: TensorInfo): void;
   /** out[ch] = the float32 sum over x's rows [rows, c] of x[r, ch], in row order; c a multiple of 4. */
   sumRows(x: TensorInfo, out: TensorInfo): void;
+  /** [N,H,W,C] -> [H,W,N,C] into `out`; C a multiple of 4. */
+  batchToThird(x: TensorInfo, out: TensorInfo): void;
+  /** [N,H,W,C] -> [C,H,W,N] into `out`; N and C multiples of 4. */
+  swapBatchAndChannels(x: TensorInfo, out: TensorInfo): void;
 }
 
 const bound = new WeakMap<object, HeapKernels | null>();
@@ -98,6 +104,14 @@ function bind(backend: WasmBackendLike): HeapKernels | undefined {
       const c = x.shape[x.shape.length - 1] as number;
       const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
       exports.sum_rows(at(x), at(out), rows, c);
+    },
+    batchToThird(x, out) {
+      const [n, h, w, c] = x.shape as [number, number, number, number];
+      exports.batch_to_third(at(x), at(out), n, h * w, c);
+    },
+    swapBatchAndChannels(x, out) {
+      const [n, h, w, c] = x.shape as [number, number, number, number];
+      exports.swap_batch_and_channels(at(x), at(out), n, h * w, c);
     },
   };
 }

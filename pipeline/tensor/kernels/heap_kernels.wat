@@ -167,4 +167,93 @@
             (br $chans)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rows_loop))))
+
+  ;; [N, P, C] -> [P, N, C] (P pixels): each run of C values moves whole.
+  (func (export "batch_to_third")
+    (param $x i32) (param $out i32) (param $n i32) (param $pixels i32) (param $c i32)
+    (local $b i32) (local $p i32) (local $k i32) (local $src i32) (local $dst i32) (local $run i32) (local $jump i32)
+    (local.set $run (i32.shl (local.get $c) (i32.const 2)))
+    ;; after a run, dst skips the other n - 1 runs of its pixel
+    (local.set $jump (i32.mul (i32.sub (local.get $n) (i32.const 1)) (local.get $run)))
+    (local.set $src (local.get $x))
+    (block $b_done
+      (loop $batch
+        (br_if $b_done (i32.ge_u (local.get $b) (local.get $n)))
+        (local.set $dst (i32.add (local.get $out) (i32.mul (local.get $b) (local.get $run))))
+        (local.set $p (i32.const 0))
+        (block $p_done
+          (loop $pixel
+            (br_if $p_done (i32.ge_u (local.get $p) (local.get $pixels)))
+            (local.set $k (i32.const 0))
+            (block $k_done
+              (loop $copy
+                (br_if $k_done (i32.ge_u (local.get $k) (local.get $run)))
+                (v128.store (i32.add (local.get $dst) (local.get $k)) (v128.load (i32.add (local.get $src) (local.get $k))))
+                (local.set $k (i32.add (local.get $k) (i32.const 16)))
+                (br $copy)))
+            (local.set $src (i32.add (local.get $src) (local.get $run)))
+            (local.set $dst (i32.add (local.get $dst) (i32.add (local.get $run) (local.get $jump))))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $pixel)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $batch))))
+
+  ;; [N, P, C] -> [C, P, N]: at each pixel an N x C block becomes a C x N
+  ;; block, 4 x 4 at a time (N and C multiples of 4).
+  (func (export "swap_batch_and_channels")
+    (param $x i32) (param $out i32) (param $n i32) (param $pixels i32) (param $c i32)
+    (local $p i32) (local $b i32) (local $ch i32)
+    (local $inRow i32) (local $outRow i32) (local $src i32) (local $dst i32)
+    (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    ;; bytes between batch rows of the input, and between channel rows of the output
+    (local.set $inRow (i32.shl (i32.mul (local.get $pixels) (local.get $c)) (i32.const 2)))
+    (local.set $outRow (i32.shl (i32.mul (local.get $pixels) (local.get $n)) (i32.const 2)))
+    (block $p_done
+      (loop $pixel
+        (br_if $p_done (i32.ge_u (local.get $p) (local.get $pixels)))
+        (local.set $b (i32.const 0))
+        (block $b_done
+          (loop $batch
+            (br_if $b_done (i32.ge_u (local.get $b) (local.get $n)))
+            (local.set $ch (i32.const 0))
+            (block $ch_done
+              (loop $chans
+                (br_if $ch_done (i32.ge_u (local.get $ch) (local.get $c)))
+                ;; x[b + i, p, ch .. ch + 3], i = 0 .. 3
+                (local.set $src
+                  (i32.add (local.get $x)
+                    (i32.shl
+                      (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $pixels)) (local.get $p)) (local.get $c))
+                        (local.get $ch))
+                      (i32.const 2))))
+                (local.set $r0 (v128.load (local.get $src)))
+                (local.set $r1 (v128.load (i32.add (local.get $src) (local.get $inRow))))
+                (local.set $r2 (v128.load (i32.add (local.get $src) (i32.shl (local.get $inRow) (i32.const 1)))))
+                (local.set $r3 (v128.load (i32.add (local.get $src) (i32.mul (local.get $inRow) (i32.const 3)))))
+                (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r0) (local.get $r1)))
+                (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r0) (local.get $r1)))
+                (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r2) (local.get $r3)))
+                (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r2) (local.get $r3)))
+                ;; out[ch + k, p, b .. b + 3], k = 0 .. 3
+                (local.set $dst
+                  (i32.add (local.get $out)
+                    (i32.shl
+                      (i32.add (i32.mul (i32.add (i32.mul (local.get $ch) (local.get $pixels)) (local.get $p)) (local.get $n))
+                        (local.get $b))
+                      (i32.const 2))))
+                (v128.store (local.get $dst)
+                  (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+                (v128.store (i32.add (local.get $dst) (local.get $outRow))
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+                (v128.store (i32.add (local.get $dst) (i32.shl (local.get $outRow) (i32.const 1)))
+                  (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+                (v128.store (i32.add (local.get $dst) (i32.mul (local.get $outRow) (i32.const 3)))
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+                (local.set $ch (i32.add (local.get $ch) (i32.const 4)))
+                (br $chans)))
+            (local.set $b (i32.add (local.get $b) (i32.const 4)))
+            (br $batch)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $pixel))))
 )

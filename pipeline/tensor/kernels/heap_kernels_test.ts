@@ -19,6 +19,8 @@ interface Exports {
   fill_mask(out: number, count: number, seed: number, threshold: number, bits: number): void;
   max_pool_grad_2x2(x: number, y: number, dy: number, dx: number, n: number, h: number, w: number, c: number): void;
   sum_rows(x: number, out: number, rows: number, c: number): void;
+  batch_to_third(x: number, out: number, n: number, pixels: number, c: number): void;
+  swap_batch_and_channels(x: number, out: number, n: number, pixels: number, c: number): void;
 }
 
 function instantiate(shared: boolean): { exports: Exports; f32: () => Float32Array } {
@@ -127,6 +129,31 @@ for (const shared of [true, false]) {
     f32().fill(7, 16 + rows * c, 16 + rows * c + c);
     exports.sum_rows(64, 64 + 4 * rows * c, rows, c);
     assert.deepEqual(bits(f32().slice(16 + rows * c, 16 + rows * c + c)), bits(acc));
+  });
+}
+
+for (const shared of [true, false]) {
+  const build = shared ? "shared memory" : "unshared memory";
+  Deno.test(`batch_to_third and swap_batch_and_channels (${build}) == index arithmetic`, () => {
+    const { exports, f32 } = instantiate(shared);
+    const [n, pixels, c] = [8, 5, 12];
+    const size = n * pixels * c;
+    const x = Float32Array.from({ length: size }, (_, i) => i * 1.5 - 7);
+    const third = new Float32Array(size), swapped = new Float32Array(size);
+    for (let b = 0; b < n; b++) {
+      for (let p = 0; p < pixels; p++) {
+        for (let ch = 0; ch < c; ch++) {
+          const v = x[(b * pixels + p) * c + ch]!;
+          third[(p * n + b) * c + ch] = v;
+          swapped[(ch * pixels + p) * n + b] = v;
+        }
+      }
+    }
+    f32().set(x, 16);
+    exports.batch_to_third(64, 64 + 4 * size, n, pixels, c);
+    exports.swap_batch_and_channels(64, 64 + 8 * size, n, pixels, c);
+    assert.deepEqual(bits(f32().slice(16 + size, 16 + 2 * size)), bits(third));
+    assert.deepEqual(bits(f32().slice(16 + 2 * size, 16 + 3 * size)), bits(swapped));
   });
 }
 

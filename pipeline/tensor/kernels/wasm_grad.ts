@@ -414,7 +414,8 @@ function filterGradInputAsFilter(
 }
 
 /**
- * [N,H,W,C] -> [C,H,W,N] in JS over views of the wasm heap: for each pixel
+ * [N,H,W,C] -> [C,H,W,N] over the wasm heap (our SIMD module when N and C
+ * are multiples of 4, 4 x 4 blocks at a time; else JS): for each pixel
  * (h, w), an N x C block becomes a C x N block, so reads and writes stay
  * within a few kilobytes. The stock wasm Transpose takes about 3x as long on
  * conv2 of the Gal CNN.
@@ -422,6 +423,11 @@ function filterGradInputAsFilter(
 function swapBatchAndChannels(s: Scope, x: TensorInfo): TensorInfo {
   const [n, h, w, c] = x.shape as [number, number, number, number];
   const out = s.output([c, h, w, n]);
+  const simd = n % 4 === 0 && c % 4 === 0 ? heapKernels(s.backend) : undefined;
+  if (simd !== undefined) {
+    simd.swapBatchAndChannels(x, out);
+    return out;
+  }
   const heap = s.backend as unknown as HeapBackend;
   const X = heap.typedArrayFromHeap(x);
   const O = heap.typedArrayFromHeap(out);
@@ -438,13 +444,19 @@ function swapBatchAndChannels(s: Scope, x: TensorInfo): TensorInfo {
 }
 
 /**
- * [N,H,W,C] -> [H,W,N,C] in JS over views of the wasm heap: runs of C
+ * [N,H,W,C] -> [H,W,N,C] over the wasm heap (our SIMD module when C is a
+ * multiple of 4; else JS): runs of C
  * contiguous values, copied element by element (a `set` of a `subarray` per
  * run costs more than the run itself at C = 32).
  */
 function batchToThird(s: Scope, x: TensorInfo): TensorInfo {
   const [n, h, w, c] = x.shape as [number, number, number, number];
   const out = s.output([h, w, n, c]);
+  const simd = c % 4 === 0 ? heapKernels(s.backend) : undefined;
+  if (simd !== undefined) {
+    simd.batchToThird(x, out);
+    return out;
+  }
   const heap = s.backend as unknown as HeapBackend;
   const X = heap.typedArrayFromHeap(x);
   const O = heap.typedArrayFromHeap(out);
