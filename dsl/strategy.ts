@@ -38,6 +38,7 @@ import { learningLossSelect, perItemNll } from "../pipeline/algorithms/learning_
 import {
   badgeEmbeddings,
   batchBald as batchBaldSelect,
+  type JointEntropyDevice,
   kCenterGreedy,
   kMeansPlusPlus,
   powerAcquisition,
@@ -163,6 +164,8 @@ export interface SelectContext {
   readonly warn: (message: string) => void;
   /** Seeded uniform numbers in [0, 1). */
   readonly rand: () => number;
+  /** On a GPU backend: BatchBALD's tensor part there (the runner sets it; absent elsewhere). */
+  readonly jointEntropies?: JointEntropyDevice;
 }
 
 /** Picks items to label from scored candidates; returns pool items, best first. */
@@ -431,9 +434,10 @@ export function batchBald(
     params: { ...opts },
     needs: ["logProbs"],
     needsConsistentSamples: true,
-    select: ({ candidates, logProbs }, ctx) => {
+    select: async ({ candidates, logProbs }, ctx) => {
       if (!logProbs) throw new Error("batch-bald: the score stage kept no posterior samples");
-      const { picked } = batchBaldSelect(logProbs, b, { ...opts, rand: ctx.rand, warn: ctx.warn });
+      const device = ctx.jointEntropies ? { device: ctx.jointEntropies } : {};
+      const { picked } = await batchBaldSelect(logProbs, b, { ...opts, rand: ctx.rand, warn: ctx.warn, ...device });
       return picked.map((i) => candidates[i] as number);
     },
   });

@@ -51,3 +51,21 @@ Deno.test({
       }
     }),
 });
+
+Deno.test({
+  name: "webgpu: a tiny BatchBALD experiment (its tensor part on the device) acquires what wasm's JS form acquires",
+  ignore: !adapter,
+  fn: () =>
+    withTinyMnist(async (dir, run) => {
+      const experiment = new URL("./tiny_batchbald.ts", import.meta.url).pathname;
+      const go = async (backend: "webgpu" | "wasm") => {
+        const result = await run(experiment, `bb-${backend}`, { backend, cacheDir: `${dir}/bb-${backend}-cache` });
+        return await results(result.outDir);
+      };
+      const gpu = await go("webgpu");
+      const cpu = await go("wasm");
+      assertEquals(gpu.rounds.length, 3);
+      assertEquals(gpu.rounds.map((r) => r[5]), cpu.rounds.map((r) => r[5]), "acquired items, round by round");
+      assert((gpu.rounds[0]![5] as number[]).length === 5, "5 items acquired in round 0");
+    }),
+});

@@ -41,6 +41,27 @@ export interface BatchBaldOptions {
   readonly sampledConfigs?: number;
   /** Receives a warning when the pool is smaller than the batch (default `console.warn`). */
   readonly warn?: (message: string) => void;
+  /**
+   * Computes the conditional entropies of every item at once where the
+   * numbers are (a GPU; see `pipeline/tensor/device_batch.ts`): each greedy
+   * step then evaluates every remaining item in one batch instead of the
+   * lazy one-by-one evaluation in JS. Absent: JS, float64.
+   */
+  readonly device?: JointEntropyDevice;
+}
+
+/**
+ * Something that computes H(y_i | y_S) for every item i in one batch: the
+ * tensor part of BatchBALD. `load` receives the items' log-probabilities
+ * once per selection; each call of `conditionalEntropies` gets the chosen
+ * set's configurations (weights and posterior rows [count, T] over the T
+ * samples) and returns one entropy per item (nats).
+ */
+export interface JointEntropyDevice {
+  load(logProbs_N_T_C: LogProbs): {
+    conditionalEntropies(weight: Float64Array, rows_M_T: Float64Array, count: number): Promise<Float64Array>;
+    release(): void;
+  };
 }
 
 /** The outcome of {@link batchBald}. */
@@ -238,11 +259,15 @@ function _drawClass(probs: Float64Array, off: number, c: number, u: number): num
  * const p = [[1, 0], [0, 1], [1, 0], [0, 1]]; // T = 4 samples of an item
  * const q = [[1, 0], [1, 0], [0, 1], [0, 1]];
  * const data = new Float32Array([p, p, q].flat(2).map(Math.log));
- * const { picked } = batchBald({ data, n: 3, t: 4, c: 2 }, 2, { rand: Math.random });
+ * const { picked } = await batchBald({ data, n: 3, t: 4, c: 2 }, 2, { rand: Math.random });
  * console.assert(picked.join() === "0,2"); // not the copy
  * ```
  */
-export function batchBald(logProbs_N_T_C: LogProbs, b: number, opts: BatchBaldOptions): BatchBaldResult {
+export async function batchBald(
+  logProbs_N_T_C: LogProbs,
+  b: number,
+  opts: BatchBaldOptions,
+): Promise<BatchBaldResult> {
   const fn = "batchBald";
   const { n, t, c, data } = logProbs_N_T_C;
   if (![n, t, c].every(Number.isInteger) || n < 0 || t < 1 || c < 1) {
@@ -278,131 +303,155 @@ export function batchBald(logProbs_N_T_C: LogProbs, b: number, opts: BatchBaldOp
   const pT = new Float64Array(t * c);
   const gainOf = (i: number, cfg: _Configs): number =>
     Math.max(0, _conditionalEntropy(probs, i * t * c, t, c, cfg, pT) - (expectedH_N[i] as number));
+  const onDevice = opts.device?.load(logProbs_N_T_C);
+  /** Every item's gain under `cfg`, computed on the device in one batch. */
+  const allGains = async (cfg: _Configs): Promise<Float64Array> => {
+    const h = await (onDevice as NonNullable<typeof onDevice>).conditionalEntropies(cfg.weight, cfg.rows, cfg.count);
+    return h.map((v, i) => Math.max(0, v - (expectedH_N[i] as number)));
+  };
+  try {
+    return await batchBaldSteps();
+  } finally {
+    onDevice?.release();
+  }
 
-  // Step 0: S is empty, one configuration with the uniform posterior; the gain is BALD.
-  let configs = _packConfigs(new Float64Array([1]), new Float64Array(t).fill(1 / t), 1, t);
-  const bound = new Float64Array(n);
-  for (let i = 0; i < n; i++) bound[i] = gainOf(i, configs);
-  const valid: number[] = [], invalid: number[] = [];
-  for (let i = 0; i < n; i++) (Number.isNaN(bound[i]) ? invalid : valid).push(i);
-  if (n > 0 && valid.length === 0) throw new Error(`${fn}: every item's log-probabilities hold NaN (${n} items)`);
-  _warnSmall(fn, n, b, warn);
+  async function batchBaldSteps(): Promise<BatchBaldResult> {
+    // Step 0: S is empty, one configuration with the uniform posterior; the gain is BALD.
+    let configs = _packConfigs(new Float64Array([1]), new Float64Array(t).fill(1 / t), 1, t);
+    let bound: Float64Array = new Float64Array(n);
+    if (onDevice) bound = await allGains(configs);
+    else for (let i = 0; i < n; i++) bound[i] = gainOf(i, configs);
+    const valid: number[] = [], invalid: number[] = [];
+    for (let i = 0; i < n; i++) (Number.isNaN(bound[i]) ? invalid : valid).push(i);
+    if (n > 0 && valid.length === 0) throw new Error(`${fn}: every item's log-probabilities hold NaN (${n} items)`);
+    _warnSmall(fn, n, b, warn);
 
-  const picked: number[] = [], gains: number[] = [];
-  const taken = new Uint8Array(n);
-  // Exact regime: dense normalised posterior rows and probabilities of all configurations of y_S.
-  let exactRows: Float64Array | undefined = new Float64Array(t).fill(1 / t);
-  let exactWeight = new Float64Array([1]);
-  // Sampled regime: per draw, the sample it came from and its classes for each pick.
-  let drawT: Int32Array | undefined;
-  let drawWeight = new Float64Array(0);
-  let drawY: number[][] = [];
+    const picked: number[] = [], gains: number[] = [];
+    const taken = new Uint8Array(n);
+    // Exact regime: dense normalised posterior rows and probabilities of all configurations of y_S.
+    let exactRows: Float64Array | undefined = new Float64Array(t).fill(1 / t);
+    let exactWeight = new Float64Array([1]);
+    // Sampled regime: per draw, the sample it came from and its classes for each pick.
+    let drawT: Int32Array | undefined;
+    let drawWeight = new Float64Array(0);
+    let drawY: number[][] = [];
 
-  const steps = Math.min(b, valid.length);
-  for (let step = 0; step < steps; step++) {
-    let best = -Infinity, bestI = -1;
-    if (step === 0) {
-      for (const i of valid) if ((bound[i] as number) > best) [best, bestI] = [bound[i] as number, i];
-    } else {
-      const order = valid.filter((i) => !taken[i]).sort((a, z) => (bound[z] as number) - (bound[a] as number) || a - z);
-      for (const i of order) {
-        const ub = bound[i] as number;
-        if (bestI >= 0 && (best > ub || (best === ub && bestI < i))) break;
-        const g = gainOf(i, configs);
-        bound[i] = g;
-        if (g > best || (g === best && i < bestI)) [best, bestI] = [g, i];
+    const steps = Math.min(b, valid.length);
+    for (let step = 0; step < steps; step++) {
+      let best = -Infinity, bestI = -1;
+      if (step === 0) {
+        for (const i of valid) if ((bound[i] as number) > best) [best, bestI] = [bound[i] as number, i];
+      } else if (onDevice) {
+        // Every remaining item at once: the largest gain, ties to the lower position (as the lazy loop).
+        const gains = await allGains(configs);
+        for (const i of valid) {
+          if (taken[i]) continue;
+          const g = gains[i] as number;
+          if (g > best || (g === best && i < bestI)) [best, bestI] = [g, i];
+        }
+      } else {
+        const order = valid.filter((i) => !taken[i]).sort((a, z) =>
+          (bound[z] as number) - (bound[a] as number) || a - z
+        );
+        for (const i of order) {
+          const ub = bound[i] as number;
+          if (bestI >= 0 && (best > ub || (best === ub && bestI < i))) break;
+          const g = gainOf(i, configs);
+          bound[i] = g;
+          if (g > best || (g === best && i < bestI)) [best, bestI] = [g, i];
+        }
       }
-    }
-    picked.push(bestI);
-    gains.push(best);
-    taken[bestI] = 1;
-    if (step === steps - 1) break;
+      picked.push(bestI);
+      gains.push(best);
+      taken[bestI] = 1;
+      if (step === steps - 1) break;
 
-    const base = bestI * t * c;
-    if (exactRows !== undefined && c ** (picked.length + 1) <= maxExact) {
-      // Extend every configuration by each class of the new pick.
-      const count = exactWeight.length;
-      const rows = new Float64Array(count * c * t);
-      const weight = new Float64Array(count * c);
-      let kept = 0;
-      for (let m = 0; m < count; m++) {
-        for (let j = 0; j < c; j++) {
-          let s = 0;
-          for (let u = 0; u < t; u++) {
-            const v = (exactRows[m * t + u] as number) * (probs[base + u * c + j] as number);
-            rows[kept * t + u] = v;
-            s += v;
+      const base = bestI * t * c;
+      if (exactRows !== undefined && c ** (picked.length + 1) <= maxExact) {
+        // Extend every configuration by each class of the new pick.
+        const count = exactWeight.length;
+        const rows = new Float64Array(count * c * t);
+        const weight = new Float64Array(count * c);
+        let kept = 0;
+        for (let m = 0; m < count; m++) {
+          for (let j = 0; j < c; j++) {
+            let s = 0;
+            for (let u = 0; u < t; u++) {
+              const v = (exactRows[m * t + u] as number) * (probs[base + u * c + j] as number);
+              rows[kept * t + u] = v;
+              s += v;
+            }
+            const w = (exactWeight[m] as number) * s;
+            if (!(w > 0)) continue;
+            for (let u = 0; u < t; u++) rows[kept * t + u] = (rows[kept * t + u] as number) / s;
+            weight[kept++] = w;
           }
-          const w = (exactWeight[m] as number) * s;
-          if (!(w > 0)) continue;
-          for (let u = 0; u < t; u++) rows[kept * t + u] = (rows[kept * t + u] as number) / s;
-          weight[kept++] = w;
         }
+        exactRows = rows.subarray(0, kept * t);
+        exactWeight = weight.slice(0, kept);
+        configs = _packConfigs(exactWeight, exactRows, kept, t);
+        continue;
       }
-      exactRows = rows.subarray(0, kept * t);
-      exactWeight = weight.slice(0, kept);
-      configs = _packConfigs(exactWeight, exactRows, kept, t);
-      continue;
-    }
 
-    // Sampled regime: draw configurations of the picks so far (all of them on the
-    // switch, the new pick only afterwards), merge identical ones, rebuild the rows.
-    if (drawT === undefined) {
-      exactRows = undefined;
-      drawT = new Int32Array(sampled);
-      drawWeight = new Float64Array(sampled);
-      drawY = [];
-      // Stratified over the samples when there are enough draws: draw m comes
-      // from w_(m mod T) and weighs (1/T) / (draws from that sample).
-      const stratified = sampled >= t;
-      for (let m = 0; m < sampled; m++) {
-        const s = stratified ? m % t : Math.min(t - 1, Math.floor(opts.rand() * t));
-        drawT[m] = s;
-        drawWeight[m] = stratified ? 1 / (t * (Math.floor(sampled / t) + (s < sampled % t ? 1 : 0))) : 1 / sampled;
-        drawY.push(picked.map((j) => _drawClass(probs, j * t * c + s * c, c, opts.rand())));
-      }
-    } else {
-      for (let m = 0; m < sampled; m++) {
-        (drawY[m] as number[]).push(_drawClass(probs, base + (drawT[m] as number) * c, c, opts.rand()));
-      }
-    }
-    const distinct = new Map<string, { y: number[]; weight: number }>();
-    drawY.forEach((y, m) => {
-      const key = y.join(",");
-      const seen = distinct.get(key);
-      if (seen) seen.weight += drawWeight[m] as number;
-      else distinct.set(key, { y, weight: drawWeight[m] as number });
-    });
-    const rows = new Float64Array(distinct.size * t);
-    const weight = new Float64Array(distinct.size);
-    let kept = 0;
-    for (const { y, weight: w } of distinct.values()) {
-      const row = rows.subarray(kept * t, (kept + 1) * t).fill(1);
-      picked.forEach((j, pos) => {
-        let max = 0;
-        for (let u = 0; u < t; u++) {
-          const v = (row[u] as number) * (probs[j * t * c + u * c + (y[pos] as number)] as number);
-          row[u] = v;
-          if (v > max) max = v;
+      // Sampled regime: draw configurations of the picks so far (all of them on the
+      // switch, the new pick only afterwards), merge identical ones, rebuild the rows.
+      if (drawT === undefined) {
+        exactRows = undefined;
+        drawT = new Int32Array(sampled);
+        drawWeight = new Float64Array(sampled);
+        drawY = [];
+        // Stratified over the samples when there are enough draws: draw m comes
+        // from w_(m mod T) and weighs (1/T) / (draws from that sample).
+        const stratified = sampled >= t;
+        for (let m = 0; m < sampled; m++) {
+          const s = stratified ? m % t : Math.min(t - 1, Math.floor(opts.rand() * t));
+          drawT[m] = s;
+          drawWeight[m] = stratified ? 1 / (t * (Math.floor(sampled / t) + (s < sampled % t ? 1 : 0))) : 1 / sampled;
+          drawY.push(picked.map((j) => _drawClass(probs, j * t * c + s * c, c, opts.rand())));
         }
-        if (max > 0) { for (let u = 0; u < t; u++) row[u] = (row[u] as number) / max; // keep clear of underflow
-         }
+      } else {
+        for (let m = 0; m < sampled; m++) {
+          (drawY[m] as number[]).push(_drawClass(probs, base + (drawT[m] as number) * c, c, opts.rand()));
+        }
+      }
+      const distinct = new Map<string, { y: number[]; weight: number }>();
+      drawY.forEach((y, m) => {
+        const key = y.join(",");
+        const seen = distinct.get(key);
+        if (seen) seen.weight += drawWeight[m] as number;
+        else distinct.set(key, { y, weight: drawWeight[m] as number });
       });
-      let s = 0;
-      for (let u = 0; u < t; u++) s += row[u] as number;
-      if (!(s > 0)) continue;
-      for (let u = 0; u < t; u++) row[u] = (row[u] as number) / s;
-      weight[kept++] = w;
+      const rows = new Float64Array(distinct.size * t);
+      const weight = new Float64Array(distinct.size);
+      let kept = 0;
+      for (const { y, weight: w } of distinct.values()) {
+        const row = rows.subarray(kept * t, (kept + 1) * t).fill(1);
+        picked.forEach((j, pos) => {
+          let max = 0;
+          for (let u = 0; u < t; u++) {
+            const v = (row[u] as number) * (probs[j * t * c + u * c + (y[pos] as number)] as number);
+            row[u] = v;
+            if (v > max) max = v;
+          }
+          if (max > 0) { for (let u = 0; u < t; u++) row[u] = (row[u] as number) / max; // keep clear of underflow
+           }
+        });
+        let s = 0;
+        for (let u = 0; u < t; u++) s += row[u] as number;
+        if (!(s > 0)) continue;
+        for (let u = 0; u < t; u++) row[u] = (row[u] as number) / s;
+        weight[kept++] = w;
+      }
+      configs = _packConfigs(weight, rows, kept, t);
     }
-    configs = _packConfigs(weight, rows, kept, t);
-  }
 
-  for (const i of invalid) {
-    if (picked.length >= b) break;
-    picked.push(i);
-    gains.push(NaN);
+    for (const i of invalid) {
+      if (picked.length >= b) break;
+      picked.push(i);
+      gains.push(NaN);
+    }
+    return { picked, gains };
   }
-  return { picked, gains };
 }
 
 /**

@@ -74,10 +74,10 @@ const noWarn = (m: string) => {
 // ---------------------------------------------------------------------------
 // BatchBALD
 
-Deno.test("batchBald: exact regime agrees with brute-force joint mutual information", () => {
+Deno.test("batchBald: exact regime agrees with brute-force joint mutual information", async () => {
   for (let seed = 1; seed <= 20; seed++) {
     const lp = randomPool(seed, 6, 4, 3);
-    const { picked, gains } = batchBald(lp, 3, { rand: seeded(seed), warn: noWarn });
+    const { picked, gains } = await batchBald(lp, 3, { rand: seeded(seed), warn: noWarn });
     assertEquals(picked.length, 3);
     assertEquals(new Set(picked).size, 3);
     // First pick: the best single item, i.e. the top BALD score.
@@ -108,16 +108,16 @@ Deno.test("batchBald: exact regime agrees with brute-force joint mutual informat
   }
 });
 
-Deno.test("batchBald: the gains of a whole pool sum to its joint mutual information", () => {
+Deno.test("batchBald: the gains of a whole pool sum to its joint mutual information", async () => {
   // 6 items, C = 3: 729 configurations, still exact.
   const lp = randomPool(5, 6, 4, 3);
-  const { picked, gains } = batchBald(lp, 6, { rand: seeded(1), warn: noWarn });
+  const { picked, gains } = await batchBald(lp, 6, { rand: seeded(1), warn: noWarn });
   assertEquals([...picked].sort(), [0, 1, 2, 3, 4, 5]);
   assertAlmostEquals(gains.reduce((a, z) => a + z, 0), jointMutualInformation(lp, picked), 1e-6);
   for (const g of gains) assert(Number.isFinite(g) && g >= 0);
 });
 
-Deno.test("batchBald: sampled configurations estimate the exact gains", () => {
+Deno.test("batchBald: sampled configurations estimate the exact gains", async () => {
   // Tolerance: a gain is estimated as a weighted mean of entropies of 3-class
   // distributions, each in [0, ln 3], so its standard deviation is at most
   // ln(3) / 2 ≈ 0.55 and, with 20,000 draws, its standard error at most
@@ -126,7 +126,7 @@ Deno.test("batchBald: sampled configurations estimate the exact gains", () => {
   for (const maxExactConfigs of [1, 9]) {
     for (let seed = 1; seed <= 3; seed++) {
       const lp = randomPool(100 + seed, 6, 4, 3);
-      const { picked, gains } = batchBald(lp, 4, {
+      const { picked, gains } = await batchBald(lp, 4, {
         rand: seeded(seed),
         maxExactConfigs,
         sampledConfigs: 20_000,
@@ -146,15 +146,15 @@ Deno.test("batchBald: sampled configurations estimate the exact gains", () => {
   }
 });
 
-Deno.test("batchBald: the same seed gives the same sampled batch", () => {
+Deno.test("batchBald: the same seed gives the same sampled batch", async () => {
   const lp = randomPool(7, 12, 5, 3);
   const opts = { maxExactConfigs: 3, sampledConfigs: 500, warn: noWarn };
-  const a = batchBald(lp, 6, { ...opts, rand: seeded(3) });
-  const b = batchBald(lp, 6, { ...opts, rand: seeded(3) });
+  const a = await batchBald(lp, 6, { ...opts, rand: seeded(3) });
+  const b = await batchBald(lp, 6, { ...opts, rand: seeded(3) });
   assertEquals(a, b);
 });
 
-Deno.test("batchBald: a repeated top item is taken once, top-k BALD takes every copy", () => {
+Deno.test("batchBald: a repeated top item is taken once, top-k BALD takes every copy", async () => {
   // T = 8. Item X: sample t is almost sure (0.98) of class t mod 3, so BALD is
   // high, but once one copy's label is known the sample is nearly pinned to a
   // third of them and a second copy tells little more. The other items split
@@ -177,7 +177,7 @@ Deno.test("batchBald: a repeated top item is taken once, top-k BALD takes every 
 
   const secondCopy = jointMutualInformation(lp, [0, 3]) - jointMutualInformation(lp, [0]);
   assert(secondCopy < 0.15 && secondCopy < 0.2 * scores[0]!, `second copy gains ${secondCopy}`);
-  const { picked, gains } = batchBald(lp, 3, { rand: seeded(1), warn: noWarn });
+  const { picked, gains } = await batchBald(lp, 3, { rand: seeded(1), warn: noWarn });
   assertEquals(picked.filter((i) => copies.includes(i)).length, 1);
   assertEquals(picked[0], 0);
   for (const g of gains.slice(1)) assert(g > secondCopy, `gain ${g} should beat a second copy's ${secondCopy}`);
@@ -188,14 +188,14 @@ Deno.test("batchBald: NaN items rank last, small pools warn, bad inputs throw", 
   const data = lp.data.slice();
   data[1 * 3 * 2 + 2] = NaN; // item 1
   const warnings: string[] = [];
-  const { picked, gains } = batchBald({ ...lp, data }, 6, { rand: seeded(1), warn: (m) => warnings.push(m) });
+  const { picked, gains } = await batchBald({ ...lp, data }, 6, { rand: seeded(1), warn: (m) => warnings.push(m) });
   assertEquals(picked.length, 4);
   assertEquals(picked[3], 1);
   assert(Number.isNaN(gains[3]) && gains.slice(0, 3).every(Number.isFinite));
   assertEquals(warnings.length, 1);
   assert(/batchBald: pool holds 4 candidates, fewer than the batch of 6/.test(warnings[0]!), warnings[0]);
 
-  assertEquals(batchBald(lp, 0, { rand: seeded(1), warn: noWarn }), { picked: [], gains: [] });
+  assertEquals(await batchBald(lp, 0, { rand: seeded(1), warn: noWarn }), { picked: [], gains: [] });
   await assertRejects(() =>
     batchBald({ ...lp, data: new Float32Array(4 * 3 * 2).fill(NaN) }, 2, {
       rand: seeded(1),

@@ -207,8 +207,9 @@ function tensorSourceHash(path: string): Promise<string | undefined> {
  */
 export async function kernelSet(backend: string): Promise<string> {
   if (scoresOnDevice(backend)) {
-    // The built-in scores' tensor forms run there instead of their JS twins.
-    const source = (await tensorSourceHash("device_scores.ts")) ?? `unhashable-${crypto.randomUUID()}`;
+    // The built-in scores' tensor forms and BatchBALD's tensor part run there instead of their JS twins.
+    const sources = await Promise.all(["device_scores.ts", "device_batch.ts"].map(tensorSourceHash));
+    const source = sources.every((h) => h !== undefined) ? sources.join("+") : `unhashable-${crypto.randomUUID()}`;
     return `dbal-device-scores/${DEVICE_SCORES_VERSION}/${source}`;
   }
   if (backend !== "wasm") return "stock";

@@ -27,6 +27,8 @@ import { createNet, disposeNet, type Net } from "./net.ts";
 import { embedRows, type FitInput, joinRows, type Posterior, posteriorImpl } from "./posterior.ts";
 import { deriveSeed, makeRng, type Rng, shuffled } from "./rng.ts";
 import { scoresOnDevice, type TensorScore, tensorScoreOf } from "./device_scores.ts";
+import { isGpuBackend } from "./device.ts";
+import { jointEntropiesOnDevice } from "./device_batch.ts";
 import { type ImageArray, imagesToTensor, trainNet } from "./train.ts";
 
 /** Items per chunk when scoring or evaluating. Bounds memory, not the pool size. */
@@ -380,7 +382,9 @@ export function acquire(def: AcquireDef, seed: number): Stage<Scored, number[]> 
     run: (scored, ctx: StageContext) =>
       attempt(name, async () => {
         const rng = makeRng(seed);
-        const picked = await def.select(scored, { warn: ctx.warn, rand: () => rng.next() });
+        // On a GPU, rules with a tensor part (BatchBALD) run it there.
+        const device = isGpuBackend(tf.getBackend()) ? { jointEntropies: jointEntropiesOnDevice } : {};
+        const picked = await def.select(scored, { warn: ctx.warn, rand: () => rng.next(), ...device });
         const allowed = new Set(scored.candidates);
         const seen = new Set<number>();
         for (const i of picked) {

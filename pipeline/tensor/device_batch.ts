@@ -1,0 +1,75 @@
+/**
+ * The tensor part of BatchBALD on a GPU backend: H(y_i | y_S) for every
+ * candidate i in one matrix product per greedy step, with only one entropy
+ * per item read back (see `JointEntropyDevice` in
+ * `pipeline/algorithms/batch.ts`).
+ *
+ * For configurations m of the chosen set, with weights w_m and posterior rows
+ * q_m over the T samples, and an item's probabilities p_i[t, c]:
+ * H(y_i | y_S) = sum_m w_m sum_c -r log r with r = sum_t q_m[t] p_i[t, c],
+ * which is Q [M, T] times P [T, N*C], then -r log r, a sum over C and a
+ * weighted sum over M. Items go in chunks so that no product exceeds
+ * {@link MAX_PRODUCT} values. float32 (the JS form sums in float64).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { JointEntropyDevice } from "../algorithms/batch.ts";
+
+/** The most values one product [M, chunk * C] may hold (64 MiB of float32). */
+export const MAX_PRODUCT = 1 << 24;
+
+/** Stands in for log 0 in r log r (0 * it is 0), as in device_scores.ts. */
+const LOG_ZERO = -1e30;
+
+/**
+ * BatchBALD's conditional entropies as tensor ops on the current backend.
+ *
+ * @param maxProduct the most values one product may hold (items go in chunks to stay under it)
+ * @returns the device part
+ */
+export function jointEntropyDevice(maxProduct: number = MAX_PRODUCT): JointEntropyDevice {
+  return {
+    load: ({ data, n, t, c }) => {
+      // P as [T, N * C]: sample-major, so that Q [M, T] times it gives every (item, class).
+      const probs = tf.tidy(() =>
+        tf.reshape(tf.transpose(tf.exp(tf.tensor3d(data, [n, t, c])), [1, 0, 2]), [t, n * c])
+      );
+      return {
+        async conditionalEntropies(weight, rows, count) {
+          const out = new Float64Array(n);
+          if (n === 0 || count === 0) return out;
+          const chunk = Math.max(1, Math.floor(maxProduct / (count * c)));
+          const q = tf.tensor2d(Float32Array.from(rows.subarray(0, count * t)), [count, t]);
+          const w = tf.tensor2d(Float32Array.from(weight.subarray(0, count)), [1, count]);
+          try {
+            for (let start = 0; start < n; start += chunk) {
+              const size = Math.min(chunk, n - start);
+              const h = tf.tidy(() => {
+                const p = tf.slice(probs, [0, start * c], [t, size * c]);
+                const r = tf.matMul(q, p);
+                const negRLogR = tf.neg(tf.mul(r, tf.maximum(tf.log(r), LOG_ZERO)));
+                const perConfig = tf.sum(tf.reshape(negRLogR, [count, size, c]), 2);
+                return tf.reshape(tf.matMul(w, perConfig), [size]);
+              });
+              try {
+                out.set(await h.data(), start);
+              } finally {
+                h.dispose();
+              }
+            }
+          } finally {
+            tf.dispose([q, w]);
+          }
+          return out;
+        },
+        release() {
+          probs.dispose();
+        },
+      };
+    },
+  };
+}
+
+/** {@link jointEntropyDevice} with the default chunking. */
+export const jointEntropiesOnDevice: JointEntropyDevice = jointEntropyDevice();
