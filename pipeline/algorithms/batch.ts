@@ -58,10 +58,16 @@ export interface BatchBaldOptions {
  * samples) and returns one entropy per item (nats).
  */
 export interface JointEntropyDevice {
-  load(logProbs_N_T_C: LogProbs): {
-    conditionalEntropies(weight: Float64Array, rows_M_T: Float64Array, count: number): Promise<Float64Array>;
-    release(): void;
-  };
+  /** Puts the items' probabilities where the device computes; the caller releases what it returns. */
+  load(logProbs_N_T_C: LogProbs): LoadedJointEntropies;
+}
+
+/** The items of one selection, loaded on a {@link JointEntropyDevice}. */
+export interface LoadedJointEntropies {
+  /** H(y_i | y_S) of every item, for `count` configurations (weights, and rows [count, T]). */
+  conditionalEntropies(weight: Float64Array, rows_M_T: Float64Array, count: number): Promise<Float64Array>;
+  /** Frees what `load` put on the device. */
+  release(): void;
 }
 
 /** The outcome of {@link batchBald}. */
