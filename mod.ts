@@ -101,7 +101,7 @@ export {
 export type { LogProbs, ScoreFn } from "./pipeline/algorithms/scores.ts";
 export type { EmocOutput } from "./pipeline/algorithms/emoc.ts";
 export type { MultiLabelAggregate } from "./pipeline/algorithms/multilabel.ts";
-export type { JointEntropyDevice, LoadedJointEntropies } from "./pipeline/algorithms/batch.ts";
+export type { JointEntropyDevice, LoadedJointEntropies, NearestCentresDevice } from "./pipeline/algorithms/batch.ts";
 export { definePosterior, type FitInput, type Posterior, type PosteriorImpl } from "./pipeline/tensor/posterior.ts";
 export type { LayerWeights, Net } from "./pipeline/tensor/net.ts";
 export type { Rng } from "./pipeline/tensor/rng.ts";

@@ -41,6 +41,7 @@ import {
   type JointEntropyDevice,
   kCenterGreedy,
   kMeansPlusPlus,
+  type NearestCentresDevice,
   powerAcquisition,
 } from "../pipeline/algorithms/batch.ts";
 import {
@@ -166,6 +167,8 @@ export interface SelectContext {
   readonly rand: () => number;
   /** On a GPU backend: BatchBALD's tensor part there (the runner sets it; absent elsewhere). */
   readonly jointEntropies?: JointEntropyDevice;
+  /** On a GPU backend: core-set's distances to the labelled set, computed there (as above). */
+  readonly nearestCentres?: NearestCentresDevice;
 }
 
 /** Picks items to label from scored candidates; returns pool items, best first. */
@@ -477,7 +480,7 @@ export function coreSet(b: number): AcquireDef {
     name: "core-set",
     size: b,
     needs: ["embeddings", "labelledEmbeddings"],
-    select: ({ candidates, embeddings, labelledEmbeddings }, ctx) => {
+    select: async ({ candidates, embeddings, labelledEmbeddings }, ctx) => {
       if (!embeddings || !labelledEmbeddings) throw new Error("core-set: the score stage kept no embeddings");
       const l = labelledEmbeddings.data.length / Math.max(1, labelledEmbeddings.d);
       const all = new Float32Array(labelledEmbeddings.data.length + embeddings.data.length);
@@ -486,7 +489,8 @@ export function coreSet(b: number): AcquireDef {
       const n = l + candidates.length;
       if (candidates.length < b) ctx.warn(`core-set: ${candidates.length} candidates, fewer than ${b}: taking all`);
       const labelledRows = Array.from({ length: l }, (_, i) => i);
-      return kCenterGreedy(all, n, embeddings.d, labelledRows, Math.min(b, candidates.length)).map(
+      const d2 = await ctx.nearestCentres?.minSquaredDistances(all, n, embeddings.d, labelledRows);
+      return kCenterGreedy(all, n, embeddings.d, labelledRows, Math.min(b, candidates.length), ctx.warn, d2).map(
         (i) => candidates[i - l] as number,
       );
     },

@@ -70,6 +70,16 @@ export interface LoadedJointEntropies {
   release(): void;
 }
 
+/**
+ * Something that computes, for every row of an embedding matrix, the squared
+ * Euclidean distance to its nearest row among `centres` (Infinity when there
+ * are none): the tensor part of core-set's k-center greedy.
+ */
+export interface NearestCentresDevice {
+  /** The distances, one per row of the row-major [n, d] `x_N_D`. */
+  minSquaredDistances(x_N_D: Float32Array, n: number, d: number, centres: readonly number[]): Promise<Float64Array>;
+}
+
 /** The outcome of {@link batchBald}. */
 export interface BatchBaldResult {
   /** Positions into the pool, in the order picked. */
@@ -556,6 +566,8 @@ function _relax(x_N_D: Float32Array, n: number, d: number, centre: number, minD2
  * @param labelled positions of the labelled rows (repeats are ignored)
  * @param b batch size
  * @param warn receives a warning when fewer than b unlabelled rows exist (default `console.warn`)
+ * @param labelledD2 each row's squared distance to its nearest labelled row, when computed elsewhere (a
+ *   {@link NearestCentresDevice}, the rule's tensor part); computed here by default
  * @returns positions of the new picks, in the order picked
  * @throws RangeError when sizes disagree, a labelled position is out of range, or a value is not finite
  * @example
@@ -572,6 +584,7 @@ export function kCenterGreedy(
   labelled: Int32Array | number[],
   b: number,
   warn: (message: string) => void = console.warn,
+  labelledD2?: Float64Array,
 ): number[] {
   const fn = "kCenterGreedy";
   checkMatrix(fn, "embeddings", embeddings_N_D, n, d);
@@ -584,8 +597,15 @@ export function kCenterGreedy(
   let unlabelled = 0;
   for (let i = 0; i < n; i++) if (!centre[i]) unlabelled++;
   _warnSmall(fn, unlabelled, b, warn);
-  const minD2 = new Float64Array(n).fill(Infinity);
-  for (let i = 0; i < n; i++) if (centre[i]) _relax(embeddings_N_D, n, d, i, minD2);
+  let minD2 = new Float64Array(n).fill(Infinity);
+  if (labelledD2 !== undefined) {
+    if (labelledD2.length !== n) {
+      throw new RangeError(`${fn}: ${labelledD2.length} distances to the labelled rows, expected ${n}`);
+    }
+    minD2 = Float64Array.from(labelledD2);
+  } else {
+    for (let i = 0; i < n; i++) if (centre[i]) _relax(embeddings_N_D, n, d, i, minD2);
+  }
   const picks: number[] = [];
   const steps = Math.min(b, unlabelled);
   if (steps > 0 && unlabelled === n) {

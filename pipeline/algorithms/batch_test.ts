@@ -305,6 +305,10 @@ Deno.test("kCenterGreedy: duplicates, warnings and errors", async () => {
   assert(/kCenterGreedy: pool holds 2 candidates, fewer than the batch of 4/.test(warnings[0] ?? ""));
   await assertRejects(() => kCenterGreedy(x, 4, 2, [], 1), /kCenterGreedy: embeddings holds 6 values/);
   await assertRejects(() => kCenterGreedy(x, 3, 2, [3], 1), /kCenterGreedy: labelled position 3/);
+  await assertRejects(
+    () => kCenterGreedy(x, 3, 2, [0], 1, noWarn, new Float64Array(2)),
+    /kCenterGreedy: 2 distances to the labelled rows, expected 3/,
+  );
   await assertRejects(() => kCenterGreedy(new Float32Array([NaN, 0]), 1, 2, [], 1), /kCenterGreedy: embeddings row 0/);
 });
 

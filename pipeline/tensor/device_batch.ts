@@ -1,8 +1,10 @@
 /**
- * The tensor part of BatchBALD on a GPU backend: H(y_i | y_S) for every
+ * The tensor parts of the batch rules on a GPU backend (see
+ * `JointEntropyDevice` and `NearestCentresDevice` in
+ * `pipeline/algorithms/batch.ts`). BatchBALD: H(y_i | y_S) for every
  * candidate i in one matrix product per greedy step, with only one entropy
- * per item read back (see `JointEntropyDevice` in
- * `pipeline/algorithms/batch.ts`).
+ * per item read back. Core-set: every row's squared distance to its nearest
+ * labelled row, one number per row read back.
  *
  * For configurations m of the chosen set, with weights w_m and posterior rows
  * q_m over the T samples, and an item's probabilities p_i[t, c]:
@@ -14,7 +16,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { JointEntropyDevice } from "../algorithms/batch.ts";
+import type { JointEntropyDevice, NearestCentresDevice } from "../algorithms/batch.ts";
 
 /** The most values one product [M, chunk * C] may hold (64 MiB of float32). */
 export const MAX_PRODUCT = 1 << 24;
@@ -73,3 +75,44 @@ export function jointEntropyDevice(maxProduct: number = MAX_PRODUCT): JointEntro
 
 /** {@link jointEntropyDevice} with the default chunking. */
 export const jointEntropiesOnDevice: JointEntropyDevice = jointEntropyDevice();
+
+/**
+ * Core-set's distances to the labelled rows as tensor ops on the current
+ * backend: for a chunk of rows and every centre, the differences [rows,
+ * centres, d] squared and summed (not |x|^2 + |c|^2 - 2 x.c, which loses
+ * close pairs to cancellation in float32), then the minimum over centres.
+ *
+ * @param maxProduct the most values one difference tensor may hold
+ * @returns the device part
+ */
+export function nearestCentresDevice(maxProduct: number = MAX_PRODUCT): NearestCentresDevice {
+  return {
+    async minSquaredDistances(x, n, d, centres) {
+      const out = new Float64Array(n).fill(Infinity);
+      if (n === 0 || centres.length === 0) return out;
+      const rows = tf.tensor2d(x.subarray(0, n * d), [n, d]);
+      const c = tf.tidy(() => tf.gather(rows, tf.tensor1d(Int32Array.from(centres), "int32")));
+      const chunk = Math.max(1, Math.floor(maxProduct / (centres.length * d)));
+      try {
+        for (let start = 0; start < n; start += chunk) {
+          const size = Math.min(chunk, n - start);
+          const m = tf.tidy(() => {
+            const r = tf.reshape(tf.slice(rows, [start, 0], [size, d]), [size, 1, d]);
+            return tf.min(tf.sum(tf.square(tf.sub(r, tf.expandDims(c, 0))), 2), 1);
+          });
+          try {
+            out.set(await m.data(), start);
+          } finally {
+            m.dispose();
+          }
+        }
+      } finally {
+        tf.dispose([rows, c]);
+      }
+      return out;
+    },
+  };
+}
+
+/** {@link nearestCentresDevice} with the default chunking. */
+export const nearestCentresOnDevice: NearestCentresDevice = nearestCentresDevice();

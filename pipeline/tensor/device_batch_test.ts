@@ -1,16 +1,17 @@
 /**
- * BatchBALD with its tensor part on a backend (cpu everywhere, webgpu where
- * Deno finds an adapter: lavapipe in CI) against the JS form: the same picks,
- * gains within float32 noise, in the exact regime and the sampled one, with
- * items cut into chunks.
+ * The batch rules with their tensor parts on a backend (cpu everywhere, webgpu
+ * where Deno finds an adapter: lavapipe in CI) against the JS forms, with the
+ * items cut into chunks: BatchBALD picks the same items with gains within
+ * float32 noise, in the exact regime and the sampled one; core-set's distances
+ * to the labelled rows match float64 ones and give the same picks.
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import { batchBald } from "../algorithms/batch.ts";
+import { batchBald, kCenterGreedy } from "../algorithms/batch.ts";
 import type { LogProbs } from "../algorithms/scores.ts";
 import { selectBackend } from "./backend.ts";
-import { jointEntropyDevice } from "./device_batch.ts";
+import { jointEntropyDevice, nearestCentresDevice } from "./device_batch.ts";
 import { makeRng } from "./rng.ts";
 
 /** Log-softmax rows [n, t, c] of random logits, each item with its own spread (well separated gains). */
@@ -75,4 +76,39 @@ for (const backend of ["cpu", "webgpu"] as const) {
       },
     });
   }
+}
+
+for (const backend of ["cpu", "webgpu"] as const) {
+  Deno.test({
+    name: `core-set's distances to the labelled rows on ${backend} (rows in chunks) give the JS picks`,
+    ignore: backend === "webgpu" && !adapter,
+    fn: async () => {
+      if (backend === "webgpu") await selectBackend("webgpu", () => {});
+      else assert.ok(await tf.setBackend("cpu"));
+      const [n, d] = [300, 7];
+      const rng = makeRng(5);
+      const x = Float32Array.from({ length: n * d }, () => 4 * (rng.next() - 0.5));
+      const labelled = Array.from({ length: 40 }, (_, i) => 7 * i);
+      const before = tf.memory().numTensors;
+      const d2 = await nearestCentresDevice(2000).minSquaredDistances(x, n, d, labelled);
+      assert.equal(tf.memory().numTensors, before, "no tensor left behind");
+      for (let i = 0; i < n; i++) {
+        let best = Infinity;
+        for (const l of labelled) {
+          let s = 0;
+          for (let k = 0; k < d; k++) s += (x[i * d + k]! - x[l * d + k]!) ** 2;
+          best = Math.min(best, s);
+        }
+        assert.ok(Math.abs(d2[i]! - best) <= 1e-5 * Math.max(1, best), `row ${i}: ${d2[i]} vs ${best}`);
+      }
+      assert.deepEqual(
+        kCenterGreedy(x, n, d, labelled, 8, () => {}, d2),
+        kCenterGreedy(x, n, d, labelled, 8, () => {}),
+      );
+      assert.deepEqual(
+        Array.from(await nearestCentresDevice().minSquaredDistances(x, n, d, [])),
+        new Array(n).fill(Infinity),
+      );
+    },
+  });
 }

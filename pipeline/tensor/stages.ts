@@ -28,7 +28,7 @@ import { embedRows, type FitInput, joinRows, type Posterior, posteriorImpl } fro
 import { deriveSeed, makeRng, type Rng, shuffled } from "./rng.ts";
 import { scoresOnDevice, type TensorScore, tensorScoreOf } from "./device_scores.ts";
 import { isGpuBackend } from "./device.ts";
-import { jointEntropiesOnDevice } from "./device_batch.ts";
+import { jointEntropiesOnDevice, nearestCentresOnDevice } from "./device_batch.ts";
 import { type ImageArray, imagesToTensor, trainNet } from "./train.ts";
 
 /** Items per chunk when scoring or evaluating. Bounds memory, not the pool size. */
@@ -383,7 +383,9 @@ export function acquire(def: AcquireDef, seed: number): Stage<Scored, number[]> 
       attempt(name, async () => {
         const rng = makeRng(seed);
         // On a GPU, rules with a tensor part (BatchBALD) run it there.
-        const device = isGpuBackend(tf.getBackend()) ? { jointEntropies: jointEntropiesOnDevice } : {};
+        const device = isGpuBackend(tf.getBackend())
+          ? { jointEntropies: jointEntropiesOnDevice, nearestCentres: nearestCentresOnDevice }
+          : {};
         const picked = await def.select(scored, { warn: ctx.warn, rand: () => rng.next(), ...device });
         const allowed = new Set(scored.candidates);
         const seen = new Set<number>();
