@@ -30,7 +30,7 @@ import {
   HybridPresetName,
   NetSpec,
 } from "./model.ts";
-import { mcDropout, scoresByName, type Strategy, strategy, StrategyCodec, topK } from "./strategy.ts";
+import { mcDropout, PosteriorCodec, scoresByName, type Strategy, strategy, StrategyCodec, topK } from "./strategy.ts";
 import {
   checkTextRecord,
   isTextDataset,
@@ -312,6 +312,14 @@ export const ExperimentConfig = strictFields(t.intersection([
     mcSamples: PositiveInt,
     stop: StopConfig,
     grid: GridConfig,
+    /**
+     * How every strategy's trained nets are evaluated: one posterior for all
+     * strategies (e.g. `mcDropout({ samples: 20 })`), so that a selection rule
+     * with a weaker predictor of its own (a VOGN head, a deterministic net) is
+     * judged by the same predictor as the others. Default: each strategy's own
+     * posterior. Image experiments only.
+     */
+    evaluator: PosteriorCodec,
     /** Overrides applied by `--full`: the paper's scale. */
     full: strictFields(t.partial({
       ...ScaleFields,
@@ -388,6 +396,17 @@ function checkConsistency(c: ExperimentConfig): string[] {
     }
   }
   if (c.seeds.length === 0) problems.push("seeds: expected at least one seed");
+  if (c.evaluator !== undefined && isTextDataset(c.dataset)) {
+    problems.push("evaluator: a common evaluator is for image experiments (the text pack evaluates its head)");
+  }
+  strategiesOf(c).forEach((s, i) => {
+    const need = c.evaluator?.nets ?? 1, have = s.posterior.nets ?? 1;
+    if (need > have) {
+      problems.push(
+        `evaluator: ${c.evaluator?.name} needs ${need} nets, but strategy ${i} (${s.name}) trains ${have}`,
+      );
+    }
+  });
   if (isTextDataset(c.dataset)) return [...problems, ...checkTextRecord({ ...c, dataset: c.dataset })];
   if (isTextEncoder(c.model)) {
     return [...problems, `model: a text encoder reads text, but ${datasetLabel(c.dataset)} is an image data set`];

@@ -414,6 +414,8 @@ export interface ImageRoundParts<T> {
   readonly poolSubset: number;
   /** Test items evaluated per round (0: all). */
   readonly testSubset: number;
+  /** The posterior every strategy is evaluated by (the experiment's `evaluator`); default the strategy's own. */
+  readonly evaluator?: PosteriorDef;
   /** Label budget: the run ends when the labelled set reaches it (the last batch is cut to fit). */
   readonly budget?: number;
   /** Extra items the score stage keeps for stages between score and acquire (e.g. "embeddings"). */
@@ -462,11 +464,9 @@ export function imageRound<T>(parts: ImageRoundParts<T>): Round<ImageState<T>> {
   const keep = [...new Set([...(strategy.acquire.needs ?? []), ...(parts.keep ?? [])])];
   if (strategy.pseudoLabel && !keep.includes("meanProbs")) keep.push("meanProbs");
   const previousInit = model.init === "previous";
-  model.check?.({
-    classes,
-    posterior: strategy.posterior,
-    ...(parts.inputShape ? { inputShape: parts.inputShape } : {}),
-  });
+  for (const posterior of [strategy.posterior, ...(parts.evaluator ? [parts.evaluator] : [])]) {
+    model.check?.({ classes, posterior, ...(parts.inputShape ? { inputShape: parts.inputShape } : {}) });
+  }
   return (state, at): RoundOutcome<ImageState<T>> => {
     const { round } = at;
     const trained: Step<T>[] = [];
@@ -492,7 +492,19 @@ export function imageRound<T>(parts: ImageRoundParts<T>): Round<ImageState<T>> {
       labelled: state.labelled,
       nets: trained,
     });
-    const metrics = step(evaluateStage(deriveSeed(seed, `evaluate/${round}`), parts.testSubset), { posterior, data });
+    // A common evaluator: its own posterior over the first nets, seeded by the run's seed and the round only,
+    // so strategies that train the same nets share its evaluation (one cache entry).
+    const judge = parts.evaluator
+      ? step(model.posterior(parts.evaluator, deriveSeed(seed, `evaluator/${round}`)), {
+        data,
+        labelled: state.labelled,
+        nets: trained.slice(0, parts.evaluator.nets ?? 1),
+      })
+      : posterior;
+    const metrics = step(evaluateStage(deriveSeed(seed, `evaluate/${round}`), parts.testSubset), {
+      posterior: judge,
+      data,
+    });
     const speed = derive(
       "train-speed",
       { trained: trained[0] as Step<TrainedNet> },
@@ -555,7 +567,15 @@ export function presetRuns(config: ExperimentConfig, data: Step<ImageData>, clas
   const parts = imagePartsOf(config);
   return presetLoops(config, strategiesOf(config), variant, (strategy, seed, sizes) => ({
     start: warmStartState(data, parts.initialPerClass, classes, seed),
-    round: imageRound({ data, model: netSpecPack(parts.model, parts.train), strategy, seed, classes, ...sizes }),
+    round: imageRound({
+      data,
+      model: netSpecPack(parts.model, parts.train),
+      strategy,
+      seed,
+      classes,
+      ...sizes,
+      ...(config.evaluator ? { evaluator: config.evaluator } : {}),
+    }),
   }));
 }
 
