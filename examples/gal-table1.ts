@@ -1,0 +1,45 @@
+/**
+ * Gal, Islam & Ghahramani 2017, Table 1 on MNIST: how many labels each
+ * acquisition function needs for 10% test error (90% accuracy on the whole
+ * test set), with the setup of `mnist-bald.ts` (the Gal CNN, MC dropout with
+ * T = 20, 20 balanced initial labels, 10 acquired per round from a random
+ * 2,000-item pool subset), 3 seeds. A run stops after the round that reaches
+ * 90%, at 420 labels at most.
+ *
+ * A long study (about an hour or more on 2 cores): run it with its cache
+ * outside the work tree so that a stopped run resumes, e.g.
+ * `deno task exp examples/gal-table1.ts --cache-dir ~/.cache/dbal/gal-table1`.
+ */
+import {
+  bald,
+  experiment,
+  galCnn,
+  maxEntropy,
+  mcDropout,
+  meanStd,
+  random,
+  strategy,
+  topK,
+  variationRatios,
+} from "../mod.ts";
+
+const posterior = mcDropout({ samples: 20 });
+const acquire = topK(10);
+
+export default experiment({
+  name: "gal-table1",
+  description: "Gal et al. 2017 Table 1 on MNIST: labels needed for 90% test accuracy by BALD, variation ratios, " +
+    "max entropy, mean std and random (MC dropout, T = 20), 3 seeds.",
+  dataset: "mnist",
+  model: galCnn(10, [28, 28, 1]),
+  initialPerClass: 2,
+  strategies: [bald, variationRatios, maxEntropy, meanStd, random].map((score) =>
+    strategy({ posterior, score, acquire })
+  ),
+  rounds: 40,
+  poolSubset: 2000,
+  testSubset: 0,
+  seeds: [0, 1, 2],
+  train: { epochs: 50, batchSize: 32, learningRate: 1e-3, weightDecay: 1e-4, init: "scratch" },
+  stop: { accuracy: 0.9 },
+});
