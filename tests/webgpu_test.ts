@@ -10,20 +10,13 @@
 import { assert, assertEquals } from "./asserts.ts";
 import { withTinyMnist } from "./fixtures.ts";
 import { results } from "./sweep_helpers.ts";
+import { hasWebgpuAdapter } from "../pipeline/tensor/_webgpu_adapter.ts";
 
-const adapter = await (async () => {
-  try {
-    const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-    return gpu ? await gpu.requestAdapter() : null;
-  } catch {
-    return null;
-  }
-})();
-if (!adapter) console.error("webgpu_test: no WebGPU adapter (install mesa-vulkan-drivers); skipped");
+if (!hasWebgpuAdapter) console.error("webgpu_test: no WebGPU adapter (install mesa-vulkan-drivers); skipped");
 
 Deno.test({
   name: "webgpu: a tiny experiment gives wasm's accuracies and NLL within tolerance and acquires the same items",
-  ignore: !adapter,
+  ignore: !hasWebgpuAdapter,
   fn: () =>
     withTinyMnist(async (dir, run) => {
       const experiment = new URL("./tiny_mnist.ts", import.meta.url).pathname;
@@ -54,7 +47,7 @@ Deno.test({
 
 Deno.test({
   name: "webgpu: a tiny BatchBALD experiment (its tensor part on the device) acquires what wasm's JS form acquires",
-  ignore: !adapter,
+  ignore: !hasWebgpuAdapter,
   fn: () =>
     withTinyMnist(async (dir, run) => {
       const experiment = new URL("./tiny_batchbald.ts", import.meta.url).pathname;

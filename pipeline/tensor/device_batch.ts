@@ -17,12 +17,10 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { JointEntropyDevice, NearestCentresDevice } from "../algorithms/batch.ts";
+import { LOG_ZERO } from "./device_scores.ts";
 
 /** The most values one product [M, chunk * C] may hold (64 MiB of float32). */
 export const MAX_PRODUCT = 1 << 24;
-
-/** Stands in for log 0 in r log r (0 * it is 0), as in device_scores.ts. */
-const LOG_ZERO = -1e30;
 
 /**
  * BatchBALD's conditional entropies as tensor ops on the current backend.

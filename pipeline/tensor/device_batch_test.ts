@@ -13,6 +13,7 @@ import type { LogProbs } from "../algorithms/scores.ts";
 import { selectBackend } from "./backend.ts";
 import { jointEntropyDevice, nearestCentresDevice } from "./device_batch.ts";
 import { makeRng } from "./rng.ts";
+import { hasWebgpuAdapter } from "./_webgpu_adapter.ts";
 
 /** Log-softmax rows [n, t, c] of random logits, each item with its own spread (well separated gains). */
 function logProbs(n: number, t: number, c: number, seed: number): LogProbs {
@@ -31,15 +32,6 @@ function logProbs(n: number, t: number, c: number, seed: number): LogProbs {
   return { data, n, t, c };
 }
 
-const adapter = await (async () => {
-  try {
-    const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-    return gpu ? await gpu.requestAdapter() : null;
-  } catch {
-    return null;
-  }
-})();
-
 const cases = [
   { label: "exact regime", n: 60, t: 16, c: 3, b: 5, opts: {} },
   { label: "sampled regime", n: 40, t: 20, c: 4, b: 5, opts: { maxExactConfigs: 20, sampledConfigs: 300 } },
@@ -49,7 +41,7 @@ for (const backend of ["cpu", "webgpu"] as const) {
   for (const k of cases) {
     Deno.test({
       name: `BatchBALD's tensor part on ${backend} (${k.label}, items in chunks) picks what the JS form picks`,
-      ignore: backend === "webgpu" && !adapter,
+      ignore: backend === "webgpu" && !hasWebgpuAdapter,
       fn: async () => {
         if (backend === "webgpu") await selectBackend("webgpu", () => {});
         else assert.ok(await tf.setBackend("cpu"));
@@ -81,7 +73,7 @@ for (const backend of ["cpu", "webgpu"] as const) {
 for (const backend of ["cpu", "webgpu"] as const) {
   Deno.test({
     name: `core-set's distances to the labelled rows on ${backend} (rows in chunks) give the JS picks`,
-    ignore: backend === "webgpu" && !adapter,
+    ignore: backend === "webgpu" && !hasWebgpuAdapter,
     fn: async () => {
       if (backend === "webgpu") await selectBackend("webgpu", () => {});
       else assert.ok(await tf.setBackend("cpu"));

@@ -35,7 +35,7 @@ export const DEVICE_SCORES_VERSION = 1;
  * Stands in for log 0 = -Infinity in p log p, so that 0 * log 0 gives 0
  * instead of NaN (exp of it is 0 in float32, and it times 0 is 0).
  */
-const LOG_ZERO = -1e30;
+export const LOG_ZERO = -1e30;
 
 /** p log p summed over the last axis, with 0 log 0 = 0, from log-probabilities. */
 function sumPLogP(logp: tf.Tensor): tf.Tensor {

@@ -22,6 +22,7 @@ import {
 import { selectBackend } from "./backend.ts";
 import { scoresOnDevice, type TensorScore, tensorScoreOf } from "./device_scores.ts";
 import { makeRng } from "./rng.ts";
+import { hasWebgpuAdapter } from "./_webgpu_adapter.ts";
 
 /** Random log-softmax rows [n, t, c]; item 0 is certain (one class has all the mass), item 1's samples all agree. */
 function logProbs(n: number, t: number, c: number, seed: number): LogProbs {
@@ -49,20 +50,11 @@ const scores: [string, ScoreFn][] = [
   ["margin", margin],
 ];
 
-const adapter = await (async () => {
-  try {
-    const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-    return gpu ? await gpu.requestAdapter() : null;
-  } catch {
-    return null;
-  }
-})();
-
 for (const backend of ["cpu", "webgpu"] as const) {
   for (const [name, fn] of scores) {
     Deno.test({
       name: `${name} as tensor ops on ${backend} == its JS form`,
-      ignore: backend === "webgpu" && !adapter,
+      ignore: backend === "webgpu" && !hasWebgpuAdapter,
       fn: async () => {
         if (backend === "webgpu") await selectBackend("webgpu", () => {});
         else assert.ok(await tf.setBackend("cpu"));

@@ -14,15 +14,7 @@ import {
   releaseResidentImages,
   residentImageTensors,
 } from "./train.ts";
-
-const adapter = await (async () => {
-  try {
-    const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-    return gpu ? await gpu.requestAdapter() : null;
-  } catch {
-    return null;
-  }
-})();
+import { hasWebgpuAdapter } from "./_webgpu_adapter.ts";
 
 function images(n: number): ImageArray {
   return { x: Uint8Array.from({ length: n * 4 * 3 * 2 }, (_, i) => (i * 37) % 256), shape: [n, 4, 3, 2] };
@@ -42,7 +34,7 @@ const picks = [[4, 0, 2], [1], [3, 3, 0, 4]];
 
 Deno.test({
   name: "resident images on webgpu: batches equal the per-batch uploads; one copy, freed by its release",
-  ignore: !adapter,
+  ignore: !hasWebgpuAdapter,
   fn: async () => {
     await selectBackend("webgpu", () => {});
     const plain = images(5), resident = images(5);

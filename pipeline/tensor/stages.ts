@@ -292,26 +292,22 @@ export function score(
         const tensorScore = def.usesPredictions && !keepLogProbs && !keepMean && scoresOnDevice(tf.getBackend())
           ? tensorScoreOf(def.fn)
           : undefined;
-        const start = performance.now();
-        const nonFinite = countNonFinite([]);
-        for (let s = 0; s < candidates.length; s += CHUNK) {
-          const idx = candidates.slice(s, s + CHUNK);
-          if (tensorScore !== undefined) {
-            const chunkScores = await scoreOnDevice(tensorScore, posterior, images, idx, rng);
-            out.set(chunkScores, s);
-            countNonFinite(chunkScores, nonFinite);
-            const done = Math.min(s + CHUNK, candidates.length);
-            ctx.progress(
-              `score ${done}/${candidates.length} ${(done / ((performance.now() - start) / 1000)).toFixed(0)} items/s`,
-            );
-            continue;
-          }
+        /** A chunk's log-probabilities read back and scored by the JS form (and kept, when the rule asks). */
+        const scoreInJs = async (idx: readonly number[]): Promise<Float64Array> => {
           const lp: LogProbs = def.usesPredictions || keepLogProbs || keepMean
             ? await chunkLogProbs(posterior, images, idx, rng)
             : { data: new Float32Array(0), n: idx.length, t: 0, c: 0 };
           if (keepLogProbs) kept.push(lp);
           if (keepMean) means.push({ data: meanPredictive(lp), d: lp.c });
-          const chunkScores = def.fn(lp, rand);
+          return def.fn(lp, rand);
+        };
+        const start = performance.now();
+        const nonFinite = countNonFinite([]);
+        for (let s = 0; s < candidates.length; s += CHUNK) {
+          const idx = candidates.slice(s, s + CHUNK);
+          const chunkScores = tensorScore !== undefined
+            ? await scoreOnDevice(tensorScore, posterior, images, idx, rng)
+            : await scoreInJs(idx);
           if (chunkScores.length !== idx.length) {
             throw new Error(`score "${def.name}" returned ${chunkScores.length} scores for ${idx.length} items`);
           }

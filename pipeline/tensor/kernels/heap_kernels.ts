@@ -92,8 +92,8 @@ function bind(backend: WasmBackendLike): HeapKernels | undefined {
   };
   return {
     fillMask(out, offset, count, rate, seed) {
-      const threshold = Math.floor((1 - rate) * 4294967296);
       if (!(rate > 0 && rate < 1)) throw new RangeError(`heap kernels: dropout rate ${rate} is not in (0, 1)`);
+      const threshold = Math.floor((1 - rate) * 4294967296);
       exports.fill_mask(at(out) + 4 * offset, count, seed | 0, threshold | 0, float32Bits(1 / (1 - rate)));
     },
     maxPoolGrad2x2(x, y, dy, dx) {
