@@ -95,8 +95,10 @@ export {
   topK,
   topU,
   variationRatios,
+  vogn,
   vognHead,
   type VognHeadOptions,
+  type VognOptions,
 } from "./dsl/strategy.ts";
 export type { LogProbs, ScoreFn } from "./pipeline/algorithms/scores.ts";
 export type { EmocOutput } from "./pipeline/algorithms/emoc.ts";

@@ -401,6 +401,63 @@ export function vognHead(opts: VognHeadOptions): PosteriorDef {
   });
 }
 
+/** Options of {@link vogn}. */
+export interface VognOptions {
+  /** T: weight draws of the whole net per item (the talk's N = 10). */
+  readonly samples: number;
+  /** δ: the prior on a layer's weights is N(0, 1 / (δ · fan-in)) (default 1). */
+  readonly priorPrecision?: number;
+  /**
+   * τ, the KL term's weight (default 0.01). A labelled set of a few thousand
+   * items leaves most weights of a CNN at their prior under τ = 1, and draws
+   * that wide keep VOGN from fitting; τ < 1 counts the data 1/τ times.
+   */
+  readonly temperature?: number;
+  /** Passes over the labelled set (default 15). */
+  readonly epochs?: number;
+  /** Step size of the mean (default 1e-3). */
+  readonly learningRate?: number;
+  /** Minibatch size (default 32). */
+  readonly batchSize?: number;
+  /** Weight draws per VOGN step (default 1). */
+  readonly mcSamples?: number;
+  /** Start the means from a fresh init of the spec ("scratch", the default) or from the round's trained net ("net"). */
+  readonly init?: "scratch" | "net";
+}
+
+/**
+ * The whole net trained by VOGN (Khan et al. 2018; Osawa et al. 2019), the
+ * optimiser the talk in `000_*.txt` swaps in for Adam: a diagonal Gaussian
+ * over every conv and dense weight, fitted on the labelled set, sampled T
+ * times (each sample a whole net, the same T nets for every item). Dropout
+ * layers are off in its nets. Its training is the fit-posterior stage's, so
+ * the round's Adam-trained net stays what a common `evaluator` evaluates.
+ *
+ * @param opts T and the VOGN hyper-parameters
+ * @returns the posterior value
+ */
+export function vogn(opts: VognOptions): PosteriorDef {
+  const params = {
+    samples: opts.samples,
+    priorPrecision: opts.priorPrecision ?? 1,
+    temperature: opts.temperature ?? 0.01,
+    epochs: opts.epochs ?? 15,
+    learningRate: opts.learningRate ?? 1e-3,
+    batchSize: opts.batchSize ?? 32,
+    mcSamples: opts.mcSamples ?? 1,
+    init: opts.init ?? "scratch",
+  };
+  return builtFrom({ name: "vogn", ...opts }, {
+    _tag: "posterior",
+    name: "vogn",
+    version: 1,
+    params,
+    samples: opts.samples,
+    // Sample t is the same whole net for every item and chunk.
+    consistent: true,
+  });
+}
+
 /**
  * Top-k: the k highest-scored candidates (ties to the candidate listed first).
  *
@@ -995,6 +1052,21 @@ const builtinPosteriors: Record<string, t.Decoder<unknown, PosteriorDef>> = {
       }),
     ]),
     ({ name: _name, ...opts }) => vognHead(opts as VognHeadOptions),
+  ),
+  "vogn": partDecoder(
+    t.intersection([
+      t.type({ name: t.literal("vogn"), samples: PositiveInt }),
+      t.partial({
+        priorPrecision: PositiveNumber,
+        temperature: PositiveNumber,
+        epochs: PositiveInt,
+        learningRate: PositiveNumber,
+        batchSize: PositiveInt,
+        mcSamples: PositiveInt,
+        init: t.keyof({ scratch: null, net: null }),
+      }),
+    ]),
+    ({ name: _name, ...opts }) => vogn(opts as VognOptions),
   ),
 };
 

@@ -47,6 +47,39 @@ Deno.test("VOGN head with top-u, deterministic, ensemble: run, cache and reprodu
   assertEquals(second.records.map((r) => [r.accuracy, r.acquired]), first.records.map((r) => [r.accuracy, r.acquired]));
 });
 
+Deno.test("whole-net VOGN with BALD and BatchBALD: runs, caches (means and precisions) and reproduces", async () => {
+  const posterior = { name: "vogn", samples: 6, epochs: 3, learningRate: 0.01 };
+  const [first, second] = await runTwice({
+    acquisitions: [],
+    rounds: 1,
+    strategies: [
+      { name: "vogn-bald", posterior, score: "bald", acquire: top10 },
+      {
+        name: "vogn-net-batch-bald",
+        posterior: { ...posterior, init: "net" },
+        score: "bald",
+        acquire: { name: "batch-bald", k: 10 },
+      },
+    ],
+  });
+  assertEquals(first.records.map((r) => [r.acquisition, r.labelled, r.acquired.length]), [
+    ["vogn-bald", 20, 10],
+    ["vogn-bald", 30, 0],
+    ["vogn-net-batch-bald", 20, 10],
+    ["vogn-net-batch-bald", 30, 0],
+  ]);
+  // Scratch and warm-started fits differ, so (almost surely) they pick different items.
+  assert(
+    first.records[0]!.acquired.join() !== first.records[2]!.acquired.join(),
+    "init scratch and init net acquired the same items",
+  );
+  assertEquals(first.executed["fit-posterior"], 4);
+  // The posterior is saved and loaded (every layer's mean and precision), so nothing runs again, and the
+  // restored posterior redraws the same T nets: the same scores, the same picks.
+  assertEquals(second.executed, {});
+  assertEquals(second.records.map((r) => [r.accuracy, r.acquired]), first.records.map((r) => [r.accuracy, r.acquired]));
+});
+
 Deno.test("Bayes-by-backprop on a net with a Gaussian last layer: runs, caches, reproduces", async () => {
   const layers = tiny.model.layers.map((l, i) =>
     i === tiny.model.layers.length - 1 ? { ...l, bayesian: { priorStd: 1, rhoInit: -3, rhoInitStd: 0.1 } } : l

@@ -23,6 +23,7 @@ import {
   suggestive,
   topK,
   topU,
+  vogn,
   vognHead,
 } from "../mod.ts";
 
@@ -36,6 +37,7 @@ const parts = {
     deterministic(),
     deepEnsemble({ members: 2 }),
     vognHead({ samples: 2 }),
+    vogn({ samples: 2 }),
   ],
   score: [...Object.values(scoresByName), topU(2)],
   acquire: [

@@ -15,6 +15,16 @@ import { applyLayers, features, mcLogProbs, type Net } from "./net.ts";
 import type { Rng } from "./rng.ts";
 import { type ImageArray, imagesToTensor } from "./train.ts";
 import { fitVognHead, type VognHead, vognHeadLogProbs } from "./vogn.ts";
+import {
+  disposeVognNet,
+  fitVognNet,
+  type KernelBias,
+  penultimateWith,
+  sampleVognWeights,
+  type VognNet,
+  vognNetLogProbs,
+} from "./vogn_net.ts";
+import { deriveSeed } from "./rng.ts";
 
 /** A fitted posterior predictive, sampled T times per item. */
 export interface Posterior {
@@ -237,6 +247,100 @@ function vognHeadImpl(params: VognHeadParams): PosteriorImpl {
   };
 }
 
+/** Options of the whole-net VOGN posterior, as its params carry them (`vogn` fills every one). */
+export interface VognNetParams {
+  readonly samples: number;
+  readonly priorPrecision: number;
+  readonly temperature: number;
+  readonly epochs: number;
+  readonly learningRate: number;
+  readonly batchSize: number;
+  readonly mcSamples: number;
+  readonly init: "scratch" | "net";
+}
+
+const vognNets = new WeakMap<Posterior, VognNet>();
+
+/**
+ * The whole net trained by VOGN on the labelled set (see `vogn_net.ts`):
+ * sample t is one whole net drawn from the Gaussian, fixed by the fit's seed,
+ * so every item and chunk sees the same T nets. The T draws are made once and
+ * held until the posterior is disposed.
+ */
+function vognNetImpl(params: VognNetParams): PosteriorImpl {
+  const make = (vnet: VognNet, seed: number): Posterior => {
+    const drawSeed = deriveSeed(seed, "vogn.draws");
+    const draws = Array.from({ length: params.samples }, (_, t) => sampleVognWeights(vnet, t, drawSeed));
+    const posterior: Posterior = {
+      samples: params.samples,
+      logProbs: (x) => vognNetLogProbs(vnet, x, draws),
+      embed: (x) => tf.tidy(() => penultimateWith(vnet.spec, vnet.mean, x)),
+      dispose: () => {
+        for (const d of draws) for (const l of d) if (l) tf.dispose([l.kernel, l.bias]);
+        disposeVognNet(vnet);
+      },
+    };
+    vognNets.set(posterior, vnet);
+    return posterior;
+  };
+  const layerArrays = async (vnet: VognNet) => {
+    const arrays: Record<string, { data: Float32Array; shape: number[] }> = {};
+    for (const [i, layer] of vnet.mean.entries()) {
+      if (!layer) continue;
+      const prec = vnet.precision[i] as KernelBias;
+      for (const which of ["kernel", "bias"] as const) {
+        arrays[`l${i}.${which}.mean`] = { data: await layer[which].data() as Float32Array, shape: layer[which].shape };
+        arrays[`l${i}.${which}.precision`] = {
+          data: await prec[which].data() as Float32Array,
+          shape: prec[which].shape,
+        };
+      }
+    }
+    return arrays;
+  };
+  return {
+    fit: async ({ net, images, labelled, classes, seed }, ctx) => {
+      const x = imagesToTensor(images, labelled);
+      const labels = Int32Array.from(labelled, (i) => images.y[i] as number);
+      try {
+        const vnet = await fitVognNet(net.spec, x, labels, classes, {
+          priorPrecision: params.priorPrecision,
+          temperature: params.temperature,
+          epochs: params.epochs,
+          learningRate: params.learningRate,
+          batchSize: params.batchSize,
+          mcSamples: params.mcSamples,
+          seed,
+          ...(params.init === "net" ? { initFrom: net } : {}),
+          onEpoch: (epoch, nll, ips) =>
+            ctx.progress(`vogn epoch ${epoch + 1}/${params.epochs} nll ${nll.toFixed(3)} ${ips.toFixed(0)} img/s`),
+        });
+        return make(vnet, seed);
+      } finally {
+        x.dispose();
+      }
+    },
+    save: async (posterior) => {
+      const vnet = vognNets.get(posterior);
+      if (!vnet) throw new Error("vogn: not a posterior this implementation fitted");
+      return { json: { kind: "vogn" }, arrays: await layerArrays(vnet) };
+    },
+    load: (entry, { net, seed }) => {
+      const tensor = (name: string) => {
+        const a = entry.arrays[name];
+        if (!a || !(a.data instanceof Float32Array)) throw new Error(`vogn entry lacks the float32 array ${name}`);
+        return tf.tensor(a.data, a.shape);
+      };
+      const layers = (what: "mean" | "precision") =>
+        net.weights.map((
+          w,
+          i,
+        ) => (w ? { kernel: tensor(`l${i}.kernel.${what}`), bias: tensor(`l${i}.bias.${what}`) } : null));
+      return make({ spec: net.spec, mean: layers("mean"), precision: layers("precision") }, seed);
+    },
+  };
+}
+
 /** A posterior that is a pure function of the nets: nothing to store but its kind. */
 function wrapper(kind: string, make: (input: FitInput) => Posterior): PosteriorImpl {
   return {
@@ -262,6 +366,7 @@ const builtins: Record<string, (def: PosteriorDef) => PosteriorImpl> = {
   "deterministic": () => wrapper("deterministic", ({ net }) => ensemblePosterior([net])),
   "ensemble": () => wrapper("ensemble", ({ members }) => ensemblePosterior(members)),
   "vogn-head": (def) => vognHeadImpl(def.params as unknown as VognHeadParams),
+  "vogn": (def) => vognNetImpl(def.params as unknown as VognNetParams),
 };
 
 /**

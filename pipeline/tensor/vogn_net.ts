@@ -128,9 +128,10 @@ function forward(
   x: tf.Tensor,
   probes?: readonly (tf.Tensor | null)[],
   inputs?: (tf.Tensor | null)[],
+  to = spec.layers.length,
 ): tf.Tensor {
   let h = x;
-  for (const [i, layer] of spec.layers.entries()) {
+  for (const [i, layer] of spec.layers.slice(0, to).entries()) {
     const w = weights[i];
     switch (layer.kind) {
       case "conv2d":
@@ -168,6 +169,20 @@ function forward(
  */
 export function logitsWith(spec: NetSpec, weights: readonly (KernelBias | null)[], x: tf.Tensor): tf.Tensor2D {
   return forward(spec, weights, x) as tf.Tensor2D;
+}
+
+/**
+ * Penultimate-layer features under the given weights (every layer but the
+ * last, dropout off), flattened: the embeddings of geometric rules.
+ *
+ * @param spec the architecture
+ * @param weights kernel and bias per parametric layer (e.g. the posterior mean)
+ * @param x inputs [n, ...]
+ * @returns features [n, D]; call inside `tf.tidy`
+ */
+export function penultimateWith(spec: NetSpec, weights: readonly (KernelBias | null)[], x: tf.Tensor): tf.Tensor2D {
+  const f = forward(spec, weights, x, undefined, undefined, spec.layers.length - 1);
+  return tf.reshape(f, [f.shape[0] as number, -1]) as tf.Tensor2D;
 }
 
 /**
