@@ -180,6 +180,52 @@ function metricsTable(records: readonly RoundRecord[], items: string): string[] 
 }
 
 /**
+ * Each strategy against the random baseline (a strategy named "random", of
+ * the same variant): the labelled counts where its mean accuracy is ahead of
+ * random's by more than the two spreads together (mean gap > std + std over
+ * seeds, both with at least 2 seeds there), and the largest gap. Empty when
+ * there is no random strategy.
+ */
+function versusRandom(cs: readonly Curve[], items: string): string[] {
+  const lines: string[] = [];
+  for (const c of cs) {
+    if (c.acquisition === "random" || c.acquisition.startsWith("random [")) continue;
+    // A series "name [variant]" is compared with "random [variant]" where there is one.
+    const variant = /( \[.*\])$/.exec(c.acquisition)?.[1] ?? "";
+    const base = cs.find((b) => b.acquisition === `random${variant}`) ?? cs.find((b) => b.acquisition === "random");
+    if (!base) continue;
+    const ahead: number[] = [], behind: number[] = [];
+    let best: { n: number; gap: number; cell: string } | undefined;
+    for (const [n, xs] of [...c.points.entries()].sort((a, b) => a[0] - b[0])) {
+      const ys = base.points.get(n);
+      if (!ys || xs.length < 2 || ys.length < 2) continue;
+      const [m, s] = meanStd(xs), [mr, sr] = meanStd(ys);
+      const gap = m - mr;
+      if (gap > s + sr) ahead.push(n);
+      if (-gap > s + sr) behind.push(n);
+      if (!best || gap > best.gap) {
+        const pct = (v: number, e: number) => `${(100 * v).toFixed(1)} ± ${(100 * e).toFixed(1)}`;
+        best = { n, gap, cell: `${pct(m, s)} vs ${pct(mr, sr)}` };
+      }
+    }
+    if (!best) continue;
+    const where = (ns: number[]) => (ns.length === 0 ? "at no count" : `at ${ns.join(", ")} ${items}`);
+    lines.push(
+      `- ${c.acquisition} vs ${base.acquisition}: ahead by more than the seeds' spread ${where(ahead)}` +
+        (behind.length > 0 ? `, behind by more ${where(behind)}` : "") +
+        `; largest gap ${best.gap >= 0 ? "+" : ""}${(100 * best.gap).toFixed(1)} points at ${best.n} ` +
+        `(${best.cell}).`,
+    );
+  }
+  return lines.length === 0 ? [] : [
+    `Against random (ahead "by more than the seeds' spread": mean gap larger than the two stds added):`,
+    "",
+    ...lines,
+    "",
+  ];
+}
+
+/**
  * Markdown summary: test accuracy (mean ± sample std over seeds, in %) per
  * acquisition function at each labelled count, and labels needed to reach 90%
  * and 95% (per seed, then averaged); then, when the rounds have other
@@ -220,6 +266,7 @@ export function summaryMarkdown(
       } |`
     ),
     "",
+    ...versusRandom(cs, items),
     ...metricsTable(records, items),
   ];
   return lines.join("\n");

@@ -26,3 +26,39 @@ Deno.test("summary: labels to 90% and 95% per seed, averaged over the seeds that
   assert(md.includes("| 35 ± 7 | 40 (1 of 2 seeds) |"), md);
   assert(md.includes("| random | 52.5 ± 3.5 | 74.5 ± 20.5 |  | not reached | not reached |"), md);
 });
+
+Deno.test("summary: each strategy against random, ahead or behind by more than the seeds' spread", () => {
+  const records = [
+    // At 20 labels all equal; at 30 bald is ahead: 0.80 ± 0.01414 vs 0.70 ± 0.01414 (gap 0.10 > 0.028);
+    // at 40 the gap (0.02) is inside the spread (0.014 + 0.071).
+    ...[0, 1].map((s) => rec("bald", s, 20, 0.5)),
+    rec("bald", 0, 30, 0.79),
+    rec("bald", 1, 30, 0.81),
+    rec("bald", 0, 40, 0.85),
+    rec("bald", 1, 40, 0.87),
+    ...[0, 1].map((s) => rec("random", s, 20, 0.5)),
+    rec("random", 0, 30, 0.69),
+    rec("random", 1, 30, 0.71),
+    rec("random", 0, 40, 0.79),
+    rec("random", 1, 40, 0.89),
+    // A strategy behind random at 30 labels: 0.60 ± 0 vs 0.70 ± 0.014.
+    ...[0, 1].map((s) => rec("worse", s, 30, 0.6)),
+  ];
+  const md = summaryMarkdown(records, []);
+  assert(
+    md.includes(
+      "- bald vs random: ahead by more than the seeds' spread at 30 images; largest gap +10.0 points at 30 " +
+        "(80.0 ± 1.4 vs 70.0 ± 1.4).",
+    ),
+    md,
+  );
+  assert(
+    md.includes(
+      "- worse vs random: ahead by more than the seeds' spread at no count, behind by more at 30 images; " +
+        "largest gap -10.0 points at 30 (60.0 ± 0.0 vs 70.0 ± 1.4).",
+    ),
+    md,
+  );
+  // Without a random strategy there is no such section.
+  assert(!summaryMarkdown(records.filter((r) => r.acquisition !== "random"), []).includes("Against random"));
+});
