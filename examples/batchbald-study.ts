@@ -5,6 +5,16 @@
  * initial labels, until 95% accuracy on the whole test set (or 400 labels),
  * 3 seeds: the labels each needs for 90% and 95% go beside the paper's.
  *
+ * Deviations from the authors' paper runs (`BlackHC/BatchBALD`,
+ * `laaos_results/paper/mnist_*_k100_*.py` and `src/`): they sample k = 100
+ * MC-dropout masks (we: T = 20; their notebook also reports BALD at k = 20),
+ * use a net of two 5x5 convs (32, 64) and a dense 128 with dropout 0.5 after
+ * each (we: the Gal CNN), train with Adam for up to 30 epochs of 5,056
+ * samples, batch 64, early-stopped (patience 3) on a 1,024-item validation
+ * set (we: 50 epochs of the labelled set, batch 32, no validation set), score
+ * the whole remaining pool (we: a random 5,000-item subset per round) and stop
+ * at 300 acquired labels or 96% (we: 400 labels or 95%).
+ *
  * A long study: run it with its cache outside the work tree so that a stopped
  * run resumes, e.g.
  * `deno task exp examples/batchbald-study.ts --cache-dir ~/.cache/dbal/batchbald-study`.
