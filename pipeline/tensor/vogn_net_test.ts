@@ -5,6 +5,7 @@ import type { NetSpec } from "../../dsl/model.ts";
 import { C, D, data, DELTA, gaps, N, reference } from "./_laplace_fixture.ts";
 import { createNet, disposeNet } from "./net.ts";
 import { makeRng } from "./rng.ts";
+import { selectBackend } from "./backend.ts";
 import {
   disposeVognNet,
   fitVognNet,
@@ -63,28 +64,34 @@ function relGap(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): numb
   return worst;
 }
 
-Deno.test("gradientMoments matches per-item autodiff on a conv net (same and valid padding, pooling, dense)", async () => {
-  const spec: NetSpec = {
-    inputShape: [6, 6, 2],
-    layers: [
-      { kind: "conv2d", filters: 3, kernel: 3, activation: "relu", padding: "same" },
-      { kind: "maxPool", size: 2 },
-      { kind: "conv2d", filters: 4, kernel: 2, activation: "relu", padding: "valid" },
-      { kind: "dropout", rate: 0.5 },
-      { kind: "flatten" },
-      { kind: "dense", units: 5, activation: "relu" },
-      { kind: "dense", units: 3, activation: "linear" },
-    ],
-  };
-  const net = createNet(spec, 3);
+/** A net with every layer kind: same padding with odd and even kernels, valid padding, pooling, dropout, dense. */
+const convSpec: NetSpec = {
+  inputShape: [6, 6, 2],
+  layers: [
+    { kind: "conv2d", filters: 3, kernel: 3, activation: "relu", padding: "same" },
+    { kind: "maxPool", size: 2 },
+    // An even kernel with same padding: one more row and column of padding after than before.
+    { kind: "conv2d", filters: 3, kernel: 2, activation: "relu", padding: "same" },
+    { kind: "conv2d", filters: 4, kernel: 2, activation: "relu", padding: "valid" },
+    { kind: "dropout", rate: 0.5 },
+    { kind: "flatten" },
+    { kind: "dense", units: 5, activation: "relu" },
+    { kind: "dense", units: 3, activation: "linear" },
+  ],
+};
+const convLabels = [0, 1, 2, 0, 1, 2, 1];
+
+/** gradientMoments on the current backend against the per-item reference, every parameter within 1e-3. */
+async function checkMoments(): Promise<void> {
+  const net = createNet(convSpec, 3);
   const weights = net.weights.map((w) => (w ? { kernel: w.kernel, bias: w.bias } : null));
   const x = tf.randomNormal([7, 6, 6, 2], 0, 1, "float32", 11);
-  const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 1], "int32"), 3) as tf.Tensor2D;
-  const ref = await bruteForce(spec, weights, x, y);
-  const mom = gradientMoments(spec, weights, x, y);
+  const y = tf.oneHot(tf.tensor1d(convLabels, "int32"), 3) as tf.Tensor2D;
+  const ref = await bruteForce(convSpec, weights, x, y);
+  const mom = gradientMoments(convSpec, weights, x, y);
   assertAlmostEquals((await mom.loss.data())[0]!, ref.loss, 1e-4 * ref.loss);
   const grads = flat(mom.grad), squared = flat(mom.squared);
-  assertEquals(grads.length, 8);
+  assertEquals(grads.length, 10);
   for (const [j, g] of grads.entries()) {
     assertEquals(g.shape, flat(weights)[j]!.shape);
     const scale = Math.max(...ref.sums[j]!.map(Math.abs)), scale2 = Math.max(...ref.squares[j]!);
@@ -94,6 +101,21 @@ Deno.test("gradientMoments matches per-item autodiff on a conv net (same and val
   }
   tf.dispose([x, y, mom.loss, ...grads, ...squared]);
   disposeNet(net);
+}
+
+Deno.test(
+  "gradientMoments matches per-item autodiff on a conv net (same padding, odd and even kernels, valid, pooling, dense)",
+  checkMoments,
+);
+
+Deno.test("gradientMoments matches per-item autodiff on the wasm backend too (its depthwise kernel)", async () => {
+  await selectBackend("wasm", () => {});
+  try {
+    assertEquals(tf.getBackend(), "wasm");
+    await checkMoments();
+  } finally {
+    await tf.setBackend("cpu");
+  }
 });
 
 /** The fixture's softmax regression as a net: [1, 1, D] inputs, flatten, one linear dense layer. */
