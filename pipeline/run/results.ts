@@ -183,8 +183,9 @@ function metricsTable(records: readonly RoundRecord[], items: string): string[] 
  * Each strategy against the random baseline (a strategy named "random", of
  * the same variant): the labelled counts where its mean accuracy is ahead of
  * random's by more than the two spreads together (mean gap > std + std over
- * seeds, both with at least 2 seeds there), and the largest gap. Empty when
- * there is no random strategy.
+ * seeds, both with at least 2 seeds there), and the largest gap. Counts where
+ * both have the same accuracies (the shared initial round) are left out.
+ * Empty when there is no random strategy.
  */
 function versusRandom(cs: readonly Curve[], items: string): string[] {
   const lines: string[] = [];
@@ -199,6 +200,9 @@ function versusRandom(cs: readonly Curve[], items: string): string[] {
     for (const [n, xs] of [...c.points.entries()].sort((a, b) => a[0] - b[0])) {
       const ys = base.points.get(n);
       if (!ys || xs.length < 2 || ys.length < 2) continue;
+      // The same accuracies seed for seed: the rounds both strategies share (the initial labelled set).
+      const sorted = (v: readonly number[]) => [...v].sort((a, b) => a - b).join();
+      if (sorted(xs) === sorted(ys)) continue;
       const [m, s] = meanStd(xs), [mr, sr] = meanStd(ys);
       const gap = m - mr;
       if (gap > s + sr) ahead.push(n);
