@@ -15,9 +15,10 @@
  * the deterministic net. Every strategy is evaluated by the same predictor
  * (`evaluator`: MC dropout over the round's Adam-trained net, T = 10), so the
  * table compares the selections alone. Ours continues on the initial and the
- * second subsample together. The default size (500 + 500 labels, 15 epochs, 5,000 pool
- * items scored) runs in about ten minutes on 2 cores (estimated); `--full`
- * uses 5,000 + 5,000 labels, the whole pool and test set, and 3 seeds.
+ * second subsample together. The default size (500 + 500 labels, 15 epochs,
+ * 5,000 pool items scored, 1 seed) ran in 2m00s on 2 cores; `--full` (5,000 +
+ * 5,000 labels, the whole pool and test set, 3 seeds) in 57m45s
+ * (`results/vogn-cifar-full/verdict.md`).
  *
  * Run: `deno task exp examples/vogn-cifar.ts` (add `--full` for the larger setting).
  */
