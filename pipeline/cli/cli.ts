@@ -348,11 +348,21 @@ async function runConfig(
   return await runComposed(exp, flags, out, await startCommandRun(exp.name, flags), part);
 }
 
-/** Starts a run of the `exp` command (its recorded command line: the file, the export, `--full`). */
+/**
+ * Starts a run of the `exp` command. Its recorded command line has what
+ * decides the results: the file, the export, `--full`, `--seeds`, `--rounds`
+ * and a backend other than auto (not where the cache or results live).
+ */
 function startCommandRun(name: string, flags: CliFlags): Promise<RunContext> {
-  const exported = flags.exportName ? ["--export", flags.exportName] : [];
-  const command = `deno task exp ${[flags.file, ...exported, ...(flags.full ? ["--full"] : [])].join(" ")}`;
-  return startRun(name, flags, flags, command);
+  const args = [
+    flags.file,
+    ...(flags.exportName ? ["--export", flags.exportName] : []),
+    ...(flags.full ? ["--full"] : []),
+    ...(flags.seeds ? ["--seeds", flags.seeds.join(",")] : []),
+    ...(flags.rounds !== undefined ? ["--rounds", String(flags.rounds)] : []),
+    ...(flags.backend !== "auto" ? ["--backend", flags.backend] : []),
+  ];
+  return startRun(name, flags, flags, `deno task exp ${args.join(" ")}`);
 }
 
 /** Runs a composed experiment from a user's file (the `--full`, `--seeds`, `--rounds` flags reach its run builder). */
