@@ -48,7 +48,7 @@ function probs(theta: ArrayLike<number>, x: Float32Array, i: number): number[] {
 const feat = (x: Float32Array, i: number, j: number) => (j === D ? 1 : x[i * D + j]!);
 
 /** Solves A u = b by Gaussian elimination with partial pivoting (A is small and SPD). */
-function solve(a: number[][], b: number[]): number[] {
+export function solve(a: number[][], b: number[]): number[] {
   const n = b.length;
   const m = a.map((row, i) => [...row, b[i]!]);
   for (let col = 0; col < n; col++) {

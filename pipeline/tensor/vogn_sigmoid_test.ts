@@ -4,6 +4,7 @@ import { assert, assertEquals } from "../../tests/asserts.ts";
 import { makeRng } from "./rng.ts";
 import type { VognHead } from "./vogn.ts";
 import { fitVognSigmoidHead, vognSigmoidHeadLogProbs } from "./vogn.ts";
+import { solve } from "./_laplace_fixture.ts";
 
 tf.enableProdMode();
 await tf.setBackend("cpu");
@@ -37,27 +38,6 @@ function synthetic(): { x: Float32Array; y: Uint8Array } {
     for (let l = 0; l < L; l++) y[i * L + l] = rng.next() < sigmoid(logit(wTrue, x, i, l)) ? 1 : 0;
   }
   return { x, y };
-}
-
-function solve(a: number[][], b: number[]): number[] {
-  const n = b.length;
-  const m = a.map((row, i) => [...row, b[i]!]);
-  for (let col = 0; col < n; col++) {
-    let piv = col;
-    for (let r = col + 1; r < n; r++) if (Math.abs(m[r]![col]!) > Math.abs(m[piv]![col]!)) piv = r;
-    [m[col], m[piv]] = [m[piv]!, m[col]!];
-    for (let r = col + 1; r < n; r++) {
-      const f = m[r]![col]! / m[col]![col]!;
-      for (let k = col; k <= n; k++) m[r]![k]! -= f * m[col]![k]!;
-    }
-  }
-  const u = new Array<number>(n).fill(0);
-  for (let r = n - 1; r >= 0; r--) {
-    let v = m[r]![n]!;
-    for (let k = r + 1; k < n; k++) v -= m[r]![k]! * u[k]!;
-    u[r] = v / m[r]![r]!;
-  }
-  return u;
 }
 
 /** Newton MAP of each label's penalised logistic regression, and the Hessian diagonal there. */
