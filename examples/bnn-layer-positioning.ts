@@ -119,8 +119,13 @@ export const klPilot = experiment({
  * its variation ratios are 0 everywhere and top-k takes the pool subset's
  * first items: a random draw.
  *
- * About 4 hours on 2 cores (estimated; about 1h20m per seed): run it a seed
- * at a time from a pinned checkout with a cache outside the work tree.
+ * Cost: a fully Bayesian net's run takes about 13 minutes on one of 2 busy
+ * cores (T = 20 whole-net passes over the test and pool items each round
+ * dominate), so a seed is about 2 hours and the study about 6 (estimated
+ * from seed 0's first runs). Run it a seed at a time from a pinned checkout
+ * with a cache outside the work tree. Seed 0's BNN with random labels was
+ * at 86.6% at 300 labels, so the budget may have to grow (`--rounds 12`,
+ * 500 labels); rounds already run are then restored, not rerun.
  *
  * Run: `deno task exp examples/bnn-layer-positioning.ts --export study --seeds 0 --cache-dir ~/.cache/dbal/bnn-study`.
  */
