@@ -1,0 +1,112 @@
+/**
+ * Test error at one labelled count as a table of acquisitions (rows) by grid
+ * variants (columns), mean ± std over seeds: the layout of Zeng et al.'s
+ * Tables 2 and 3, from a results folder's `rounds.jsonl`. A column is named by
+ * one field of the variant (`--column preset` turns
+ * `model={preset:BNN-1,classes:10,rhoInit:-3}` into `BNN-1`); a cell that
+ * some seed did not reach reads "n/a (k of n seeds)".
+ *
+ * Usage: `deno run -A bench/error_table.ts <results dir> --labelled 500 [--column preset] [--out FILE]`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { readRounds, type RoundRecord } from "../pipeline/run/results.ts";
+
+/** The cells of the table: test error (%) per acquisition, column and seed. */
+export interface ErrorTable {
+  readonly rows: readonly string[];
+  readonly columns: readonly string[];
+  /** Error (%) by row, then column, then seed. */
+  readonly cells: ReadonlyMap<string, ReadonlyMap<string, ReadonlyMap<number, number>>>;
+  /** The seeds present anywhere in the records. */
+  readonly seeds: readonly number[];
+}
+
+/**
+ * The name of a variant's column: the value of `field` inside it (as the
+ * results write variants, `key=value` or `{key:value,...}`), or the whole
+ * variant when `field` is absent or not found.
+ *
+ * @param variant the record's variant, e.g. `model={preset:BNN-1,classes:10}`
+ * @param field the field whose value names the column
+ * @returns the column's name
+ */
+export function columnOf(variant: string | undefined, field?: string): string {
+  if (variant === undefined) return "";
+  if (field === undefined) return variant;
+  const escaped = field.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const match = new RegExp(`(?:^|[{,])${escaped}[:=]([^,}]*)`).exec(variant);
+  return match?.[1] ?? variant;
+}
+
+/**
+ * Collects the test error at `labelled` labels per acquisition, column and seed.
+ *
+ * @param records the rounds of a results folder
+ * @param labelled the labelled count to read
+ * @param field the variant field that names the columns
+ * @returns the table's cells
+ */
+export function errorTable(records: readonly RoundRecord[], labelled: number, field?: string): ErrorTable {
+  const rows: string[] = [], columns: string[] = [], seeds = new Set<number>();
+  const cells = new Map<string, Map<string, Map<number, number>>>();
+  for (const r of records) {
+    seeds.add(r.seed);
+    const column = columnOf(r.variant, field);
+    if (!rows.includes(r.acquisition)) rows.push(r.acquisition);
+    if (!columns.includes(column)) columns.push(column);
+    if (r.labelled !== labelled) continue;
+    const row = cells.get(r.acquisition) ?? new Map<string, Map<number, number>>();
+    const cell = row.get(column) ?? new Map<number, number>();
+    cell.set(r.seed, 100 * (1 - r.accuracy));
+    row.set(column, cell);
+    cells.set(r.acquisition, row);
+  }
+  return { rows, columns, cells, seeds: [...seeds].sort((a, b) => a - b) };
+}
+
+/**
+ * The table as markdown: "mean ± std" (sample std) where every seed reached
+ * the count, the single value with one seed.
+ *
+ * @param table from {@link errorTable}
+ * @returns markdown lines
+ */
+export function errorMarkdown(table: ErrorTable): string {
+  const lines = [
+    `| acquisition | ${table.columns.join(" | ")} |`,
+    `| --- |${table.columns.map(() => " ---: |").join("")}`,
+  ];
+  for (const row of table.rows) {
+    const cells = table.columns.map((column) => {
+      const values = [...(table.cells.get(row)?.get(column)?.values() ?? [])];
+      if (values.length < table.seeds.length) return `n/a (${values.length} of ${table.seeds.length} seeds)`;
+      const mean = values.reduce((a, b) => a + b, 0) / values.length;
+      if (values.length === 1) return `${mean.toFixed(2)}%`;
+      const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1));
+      return `${mean.toFixed(2)} ± ${std.toFixed(2)}%`;
+    });
+    lines.push(`| ${row} | ${cells.join(" | ")} |`);
+  }
+  return lines.join("\n");
+}
+
+if (import.meta.main) {
+  const args = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: { labelled: { type: "string" }, column: { type: "string" }, out: { type: "string" } },
+  });
+  const dir = args.positionals[0];
+  const labelled = Number(args.values.labelled);
+  if (!dir || !Number.isInteger(labelled) || labelled <= 0) {
+    throw new Error(
+      "usage: deno run -A bench/error_table.ts <results dir> --labelled N [--column FIELD] [--out FILE] " +
+        `(got dir ${dir ?? "none"}, --labelled ${args.values.labelled ?? "none"})`,
+    );
+  }
+  const text = errorMarkdown(errorTable(await readRounds(`${dir}/rounds.jsonl`), labelled, args.values.column));
+  console.log(text);
+  if (args.values.out) await Deno.writeTextFile(args.values.out, text + "\n");
+}
