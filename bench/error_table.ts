@@ -11,7 +11,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { readRounds, type RoundRecord } from "../pipeline/run/results.ts";
+import { meanStd, readRounds, type RoundRecord } from "../pipeline/run/results.ts";
 
 /** The cells of the table: test error (%) per acquisition, column and seed. */
 export interface ErrorTable {
@@ -82,10 +82,8 @@ export function errorMarkdown(table: ErrorTable): string {
     const cells = table.columns.map((column) => {
       const values = [...(table.cells.get(row)?.get(column)?.values() ?? [])];
       if (values.length < table.seeds.length) return `n/a (${values.length} of ${table.seeds.length} seeds)`;
-      const mean = values.reduce((a, b) => a + b, 0) / values.length;
-      if (values.length === 1) return `${mean.toFixed(2)}%`;
-      const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1));
-      return `${mean.toFixed(2)} ± ${std.toFixed(2)}%`;
+      const [mean, std] = meanStd(values);
+      return values.length === 1 ? `${mean.toFixed(2)}%` : `${mean.toFixed(2)} ± ${std.toFixed(2)}%`;
     });
     lines.push(`| ${row} | ${cells.join(" | ")} |`);
   }

@@ -10,7 +10,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { readRounds, type RoundRecord } from "../pipeline/run/results.ts";
+import { meanStd, readRounds, type RoundRecord } from "../pipeline/run/results.ts";
 
 /** Labels to reach `target` for each (strategy, seed), and the largest labelled count each seed ran to. */
 export function labelsToTarget(
@@ -47,8 +47,7 @@ export function labelsTable(records: readonly RoundRecord[], targets: readonly n
       const reached = values.map(([, v]) => v.reached);
       const all = reached.every((v) => v !== undefined);
       const nums = reached.filter((v): v is number => v !== undefined);
-      const mean = nums.reduce((a, b) => a + b, 0) / Math.max(1, nums.length);
-      const std = Math.sqrt(nums.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, nums.length - 1));
+      const [mean, std] = nums.length > 0 ? meanStd(nums) : [0, 0];
       const cell = all && nums.length > 0
         ? (nums.length > 1 ? `${mean.toFixed(0)} ± ${std.toFixed(0)}` : `${mean}`)
         : "—";

@@ -87,7 +87,13 @@ function curves(records: readonly RoundRecord[]): Curve[] {
   return [...byAcq.values()];
 }
 
-function meanStd(xs: readonly number[]): [number, number] {
+/**
+ * Mean and sample standard deviation (n - 1; 0 for a single value).
+ *
+ * @param xs the values, at least one
+ * @returns [mean, std]
+ */
+export function meanStd(xs: readonly number[]): [number, number] {
   const m = xs.reduce((a, b) => a + b, 0) / xs.length;
   const v = xs.length > 1 ? xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1) : 0;
   return [m, Math.sqrt(v)];
@@ -179,6 +185,9 @@ function metricsTable(records: readonly RoundRecord[], items: string): string[] 
   ];
 }
 
+/** The values sorted, as one string: equal for two lists with the same values in any order. */
+const sortedKey = (v: readonly number[]) => [...v].sort((a, b) => a - b).join();
+
 /**
  * Each strategy against the random baseline (a strategy named "random", of
  * the same variant): the labelled counts where its mean accuracy is ahead of
@@ -201,8 +210,7 @@ function versusRandom(cs: readonly Curve[], items: string): string[] {
       const ys = base.points.get(n);
       if (!ys || xs.length < 2 || ys.length < 2) continue;
       // The same accuracies seed for seed: the rounds both strategies share (the initial labelled set).
-      const sorted = (v: readonly number[]) => [...v].sort((a, b) => a - b).join();
-      if (sorted(xs) === sorted(ys)) continue;
+      if (sortedKey(xs) === sortedKey(ys)) continue;
       const [m, s] = meanStd(xs), [mr, sr] = meanStd(ys);
       const gap = m - mr;
       if (gap > s + sr) ahead.push(n);
