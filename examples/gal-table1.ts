@@ -52,7 +52,7 @@ export default experiment(table1);
  * the same cache (and the same library commit) only the rounds beyond it run
  * (`--dry-run` on the cache of `results/gal-table1`, pinned at 2f6a1aa: 1,285
  * stages restored). Measured there: 1h43m more on 2 cores, 241 rounds run
- * (`results/gal-table1-5pct`; from an empty cache, about 2h40m).
+ * (`results/gal-table1-5pct`; from an empty cache, 52m33s + 1h43m).
  *
  * Run: `deno task exp examples/gal-table1.ts --export fivePercent --cache-dir ~/.cache/dbal/gal-table1`.
  */
