@@ -121,11 +121,13 @@ export const klPilot = experiment({
  * its variation ratios are 0 everywhere and top-k takes the pool subset's
  * first items: a random draw.
  *
- * Cost: a fully Bayesian net's run to 300 labels took about 13 minutes on
- * one of 2 busy cores (T = 20 whole-net passes over the test and pool items
- * each round are much of it); to 500 about 2.5 times that, so a seed is
- * about 4 hours and the study about 12 (estimated). Run it a seed at a time
- * from a pinned checkout with a cache outside the work tree.
+ * Cost: a fully Bayesian net's run to 500 labels takes about half an hour
+ * on one of 2 busy cores (T = 20 whole-net passes over the test and pool
+ * items each round are much of it); nets Bayesian only near the output are
+ * faster, since the MC passes start at the first Bayesian layer. Seed 0's
+ * first 15 runs took two sessions; the study is about 11 hours (estimated,
+ * `results/bnn-layer-positioning-study`). Run it a seed at a time from a
+ * pinned checkout with a cache outside the work tree.
  *
  * Run: `deno task exp examples/bnn-layer-positioning.ts --export study --seeds 0 --cache-dir ~/.cache/dbal/bnn-study`.
  */
