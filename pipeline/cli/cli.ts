@@ -11,7 +11,8 @@ import type { ExperimentConfig } from "../../dsl/experiment.ts";
 import { type Experiment, isExperiment } from "../../dsl/compose.ts";
 import { parseBackend } from "../tensor/backend.ts";
 import type { ChecksumPolicy } from "../data/mod.ts";
-import type { PlannedStep } from "../run/interpreter.ts";
+import type { FinishedRunsSink, PlannedStep } from "../run/interpreter.ts";
+import { appendFinishedRun, FINISHED_RUNS_FILE, readFinishedRuns } from "../run/finished_runs.ts";
 import { ConfigError, loadRunnable } from "./experiment_file.ts";
 import { formatDuration } from "../run/progress.ts";
 import { reportHeader, reportOptions, writeReport } from "./report.ts";
@@ -407,11 +408,13 @@ async function runSweep<D>(
   outDir: string,
   ctx: RunContext,
   part: number | undefined,
+  finished: FinishedRunsSink,
 ): Promise<Produced | "inline" | "submitted"> {
   const { progress } = ctx;
-  const listed = await executeRuns(exp, flags, flags, ctx, { listOnly: true });
-  const workers = Math.min(flags.workers ?? 1, listed.runs.length);
   const executor = flags.executor ?? "local";
+  // The local pool skips runs the results folder's ledger holds (the queue and SLURM keep their own results).
+  const listed = await executeRuns(exp, flags, flags, ctx, { listOnly: true, runKeys: executor === "local" });
+  const workers = Math.min(flags.workers ?? 1, listed.runs.length);
   if (executor === "local" && workers <= 1) return "inline";
   const codeHash = await experimentCodeHash(flags.file);
   if (codeHash === undefined) {
@@ -430,7 +433,21 @@ async function runSweep<D>(
     ...(flags.seeds ? { seeds: [...flags.seeds] } : {}),
     ...(flags.rounds ? { rounds: flags.rounds } : {}),
   };
-  const jobs = await makeJobs(exp.name, listed.runs.map((r) => r.label), selection, codeHash);
+  const allJobs = await makeJobs(exp.name, listed.runs.map((r) => r.label), selection, codeHash);
+  const restored = new Map<number, readonly RoundRecord[]>();
+  if (executor === "local" && flags.refresh.length === 0) {
+    for (const [i, run] of listed.runs.entries()) {
+      const records = run.key !== undefined ? finished.restore(run.key) : undefined;
+      if (records) restored.set(i, records);
+    }
+  }
+  const jobs = allJobs.filter((job) => !restored.has(job.index));
+  if (restored.size > 0) {
+    progress.line(
+      `${restored.size} of ${allJobs.length} runs restored from ${outDir}/${FINISHED_RUNS_FILE} (same run keys): ` +
+        [...restored.keys()].map((i) => listed.runs[i]?.label).join(", "),
+    );
+  }
   // The local pool on a terminal: one line per worker and the sweep's, redrawn (see pipeline/sweep/display.ts).
   const display = executor === "local" ? new SweepDisplay() : undefined;
   const shown: Progress | undefined = display?.terminal
@@ -443,11 +460,13 @@ async function runSweep<D>(
     shown ? { line: (m) => display?.sweep(`[${exp.name}] ${m}`), tick: () => {} } : progress,
     listed.runs.map((r) => r.rounds),
     shown ? 0 : 10_000,
+    new Set(restored.keys()),
   );
   const jobName = (job: Job) => `job ${job.index + 1}/${job.count} (${job.label})`;
   const onDone = (job: Job, result: JobResult) => sweep.runDone(job.index, result.records.length, result.worker.id);
   let results: JobResult[] | undefined;
-  if (executor === "local") {
+  if (executor === "local" && jobs.length === 0) results = [];
+  else if (executor === "local") {
     progress.line(`${jobs.length} runs on ${workers} local workers, sharing the cache ${flags.cacheDir}`);
     const threads = Deno.env.get("DBAL_WASM_THREADS") === undefined ? { DBAL_WASM_THREADS: "1" } : undefined;
     try {
@@ -462,7 +481,18 @@ async function runSweep<D>(
         command: (id) => ["run", "-A", WORKER, "--stdio", "--id", id, ...machineArgs(flags, false)],
         ...(threads ? { env: threads } : {}),
         onRound: (job, record, worker) => sweep.round(job.index, record.round, worker),
-        onDone,
+        onDone: async (job, result) => {
+          const runKey = listed.runs[job.index]?.key;
+          if (runKey !== undefined) {
+            await finished.done({
+              runKey,
+              label: job.label,
+              records: result.records as unknown as RoundRecord[],
+              wallSeconds: result.wallSeconds,
+            });
+          }
+          onDone(job, result);
+        },
         onRetry: (job, worker, why) => {
           (shown ?? progress).line(`${jobName(job)}: ${why}; it goes to the next free worker`);
           sweep.restarted(job.index);
@@ -500,8 +530,10 @@ async function runSweep<D>(
   }
   const ids = [...new Set(results.map((r) => r.worker.id))];
   const first = results[0];
+  const byRun = new Map<number, readonly RoundRecord[]>(restored);
+  for (const r of results) byRun.set(r.index, r.records as unknown as RoundRecord[]);
   return {
-    records: results.flatMap((r) => r.records as unknown as RoundRecord[]),
+    records: allJobs.flatMap((job) => [...byRun.get(job.index) ?? []]),
     executed: sumCounts(results, "executed"),
     hits: sumCounts(results, "hits"),
     seconds: sumCounts(results, "seconds"),
@@ -510,9 +542,10 @@ async function runSweep<D>(
       executor,
       workers: executor === "local" ? workers : ids.length,
       ...(first ? { backend: first.worker.backend, threads: first.worker.threads } : {}),
-      sweep: jobs[0]?.sweep,
+      sweep: allJobs[0]?.sweep,
+      ...(restored.size > 0 ? { restoredRuns: [...restored.keys()].map((i) => listed.runs[i]?.label) } : {}),
       jobs: results.map((r) => ({
-        run: jobs[r.index]?.label,
+        run: allJobs[r.index]?.label,
         worker: r.worker.id,
         host: r.worker.host,
         wallSeconds: r.wallSeconds,
@@ -616,13 +649,20 @@ async function runComposed<D>(
   const programmatic = flags.adjust !== undefined || flags.checksums !== undefined;
   const asSweep = !flags.shard && !programmatic &&
     ((flags.executor ?? "local") !== "local" || (flags.workers ?? 1) > 1);
-  const swept = asSweep ? await runSweep(exp, flags, outDir, ctx, part) : "inline";
+  // Whole runs finished earlier into this folder, perhaps on another machine (see finished_runs.ts).
+  const ledger = await readFinishedRuns(outDir, (m) => progress.line(`WARNING ${m}`));
+  const finished: FinishedRunsSink = {
+    restore: (runKey) => ledger.get(runKey)?.records,
+    done: (run) => appendFinishedRun(outDir, run),
+  };
+  const swept = asSweep ? await runSweep(exp, flags, outDir, ctx, part, finished) : "inline";
   if (swept === "submitted") return { outDir, records: [], executed: {}, hits: {} };
   let produced: Produced;
   if (swept === "inline") {
     let partial: string | undefined;
     const result = await executeRuns(exp, flags, flags, ctx, {
       ...(flags.shard ? { shard: flags.shard } : {}),
+      finishedRuns: finished,
       onRound: async (record) => {
         if (partial === undefined) {
           await Deno.mkdir(outDir, { recursive: true });
@@ -664,6 +704,10 @@ async function runComposed<D>(
   };
   await writeTextAtomic(`${outDir}/meta.json`, JSON.stringify(meta, null, 2) + "\n");
   await writeReport(outDir, reportHeader(meta as Parameters<typeof reportHeader>[0], exp.name), reportOptions(meta));
+  // rounds.jsonl now holds every run: the ledger of finished runs has done its job.
+  await Deno.remove(`${outDir}/${FINISHED_RUNS_FILE}`).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
   progress.line(`done in ${formatDuration(wallSeconds)}; results in ${outDir}/`);
   if (tf.memory().numTensors > 0) progress.line(`  (${tf.memory().numTensors} tensors still allocated)`);
   const ran = Object.entries(produced.executed).map(([k, n]) => `${k} ${n}`).join(", ") || "none";

@@ -18,7 +18,7 @@ import { hashModuleGraph } from "../run/cache/module_hash.ts";
 import { sha256HexOfText } from "../run/cache/_sha256.ts";
 import { type BackendInfo, selectBackend } from "../tensor/backend.ts";
 import type { ChecksumPolicy } from "../data/mod.ts";
-import { interpret, type InterpretResult } from "../run/interpreter.ts";
+import { type FinishedRunsSink, interpret, type InterpretResult } from "../run/interpreter.ts";
 import { WASM_KERNEL_SET_VERSION, wasmGradKernelStatus } from "../tensor/kernels/mod.ts";
 import { DEVICE_SCORES_VERSION, scoresOnDevice } from "../tensor/device_scores.ts";
 import { presetExperiment } from "../packs/preset.ts";
@@ -231,6 +231,10 @@ export interface ExecuteOptions {
   /** A job's check of the run it was made for (see `InterpretOptions.expectRun`). */
   readonly expectRun?: { readonly index: number; readonly count: number; readonly label: string };
   readonly onRound?: (record: RoundRecord) => Promise<void>;
+  /** With `listOnly`: compute each run's key. */
+  readonly runKeys?: boolean;
+  /** The results folder's finished runs (see `InterpretOptions.finishedRuns`). */
+  readonly finishedRuns?: FinishedRunsSink;
 }
 
 /**
@@ -271,6 +275,8 @@ export async function executeRuns<D>(
       ...(machine.checksums !== undefined ? { checksums: machine.checksums } : {}),
     },
     ...(opts.onRound ? { onRound: opts.onRound } : {}),
+    ...(opts.runKeys ? { runKeys: true } : {}),
+    ...(opts.finishedRuns ? { finishedRuns: opts.finishedRuns } : {}),
   })();
   if (E.isLeft(result)) throw new Error(result.left.message, { cause: result.left.cause });
   return result.right;

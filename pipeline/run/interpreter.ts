@@ -29,6 +29,7 @@ import { hashModuleGraph } from "./cache/module_hash.ts";
 import { sha256HexOfText } from "./cache/_sha256.ts";
 import { formatDuration, type Progress } from "./progress.ts";
 import type { RoundRecord } from "./results.ts";
+import { runKey } from "./finished_runs.ts";
 
 /** Raised inside the interpreter when a stage returns a Left; surfaces as that Left. */
 export class StageFailure extends Error {
@@ -82,6 +83,22 @@ export interface InterpretOptions {
   readonly listOnly?: boolean;
   /** Receives each round's record as soon as it is complete. */
   readonly onRound?: (record: RoundRecord) => Promise<void>;
+  /** With `listOnly`: give each run its {@link RunSummary.key}. */
+  readonly runKeys?: boolean;
+  /**
+   * A results folder's finished runs (`finished_runs.ts`): a run whose key it
+   * knows is not run, its records are taken from there; each run that
+   * finishes here is handed to it.
+   */
+  readonly finishedRuns?: FinishedRunsSink;
+}
+
+/** Where an interpretation finds and puts whole finished runs. */
+export interface FinishedRunsSink {
+  /** The records of a finished run with this key, if known. */
+  readonly restore: (runKey: string) => readonly RoundRecord[] | undefined;
+  /** Told when a run has finished here. */
+  readonly done: (run: { runKey: string; label: string; records: RoundRecord[]; wallSeconds: number }) => Promise<void>;
 }
 
 /** One step of a dry run's plan. */
@@ -110,6 +127,12 @@ export interface InterpretResult<D> {
 export interface RunSummary {
   readonly label: string;
   readonly rounds: number;
+  /**
+   * The run's key (with `runKeys`): the hash of the keys of every step its
+   * records are read from, round by round; undefined when its stop rule is a
+   * function, which cannot be hashed.
+   */
+  readonly key?: string;
 }
 
 /** A failure of an interpretation, as a value. */
@@ -191,7 +214,7 @@ class Interpreter {
     const loaded = await this.#load(exp.load);
     const shard = this.opts.shard;
     const all = exp.runs({ data: exp.load, value: loaded.value as D, scale: this.opts.scale });
-    const summaries = all.map((run) => ({ label: runLabel(run), rounds: plannedRounds(run) }));
+    const summaries: RunSummary[] = all.map((run) => ({ label: runLabel(run), rounds: plannedRounds(run) }));
     const result = (records: RoundRecord[]) => ({
       loaded: loaded.value as D,
       dataKey: loaded.key,
@@ -200,7 +223,15 @@ class Interpreter {
       plan: this.plan,
       runs: summaries,
     });
-    if (this.opts.listOnly) return result([]);
+    if (this.opts.listOnly) {
+      if (this.opts.runKeys) {
+        for (const [i, run] of all.entries()) {
+          const key = await this.#runKey(exp.name, run);
+          summaries[i] = { ...summaries[i] as RunSummary, ...(key !== undefined ? { key } : {}) };
+        }
+      }
+      return result([]);
+    }
     const expect = this.opts.expectRun;
     if (expect && (all.length !== expect.count || summaries[expect.index]?.label !== expect.label)) {
       throw new Error(
@@ -222,6 +253,21 @@ class Interpreter {
       this.#runLabel = label;
       this.#where = label;
       this.#memo = new Map();
+      const finished = this.opts.finishedRuns;
+      const key = finished && this.opts.execute ? await this.#runKey(exp.name, run) : undefined;
+      const restored = key !== undefined && this.opts.refresh.size === 0 ? finished?.restore(key) : undefined;
+      if (restored) {
+        records.push(...restored);
+        for (const record of restored) await this.opts.onRound?.(record);
+        total -= planned[i] ?? 0; // neither done nor to do here: out of the rate and the ETA
+        this.opts.progress.line(
+          `run ${number}/${all.length} ${label} | restored from the results folder's finished runs ` +
+            `(${restored.length} rounds, run key ${key?.slice(0, 12)})`,
+        );
+        continue;
+      }
+      const runStart = performance.now();
+      const runRecords: RoundRecord[] = [];
       try {
         let state: unknown = run.start;
         for (let round = 0; round <= run.rounds; round++) {
@@ -236,6 +282,7 @@ class Interpreter {
           }
           const { record, stopped } = await this.#executeRound(exp.name, run, round, outcome);
           records.push(record);
+          runRecords.push(record);
           await this.opts.onRound?.(record);
           done++;
           const continues = !stopped && outcome.next !== undefined && round < run.rounds;
@@ -256,8 +303,40 @@ class Interpreter {
       } finally {
         this.#releaseAllBut(new Set());
       }
+      if (key !== undefined) {
+        await finished?.done({
+          runKey: key,
+          label,
+          records: runRecords,
+          wallSeconds: (performance.now() - runStart) / 1000,
+        });
+      }
     }
     return result(records);
+  }
+
+  /**
+   * A run's key: its label, the experiment's name, its stop rule and, round
+   * by round, the keys of the steps its record is read from (built, not run);
+   * undefined when the stop rule is a function.
+   */
+  async #runKey(experiment: string, run: Run): Promise<string | undefined> {
+    if (run.stop.when !== undefined) return undefined;
+    const label = runLabel(run);
+    const rounds: string[][] = [[experiment, JSON.stringify(run.stop.accuracy ?? null)]];
+    let state = run.start;
+    for (let round = 0; round <= run.rounds; round++) {
+      const outcome = run.round(state, { round, rounds: run.rounds, last: round === run.rounds });
+      const roots = [outcome.labelled, outcome.metrics, ...(outcome.acquired ? [outcome.acquired] : [])];
+      const notes = Object.entries(outcome.notes ?? {}).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+      rounds.push([
+        ...(await Promise.all(roots.map((s) => this.key(s)))),
+        ...(await Promise.all(notes.map(async ([name, s]) => `${name}=${await this.key(s)}`))),
+      ]);
+      if (!outcome.next || round === run.rounds) break;
+      state = outcome.next;
+    }
+    return await runKey(label, rounds);
   }
 
   async #load(step: Step<unknown>): Promise<{ key: string; value: unknown }> {

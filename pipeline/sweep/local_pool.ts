@@ -82,7 +82,8 @@ export interface LocalPoolOptions {
   /** How many times a job is started before a dying worker fails the sweep (default 3). */
   readonly attempts?: number;
   readonly onRound?: (job: Job, record: RoundRecord, worker: string) => void;
-  readonly onDone?: (job: Job, result: JobResult) => void;
+  /** Told when a job has its result (awaited before the worker gets its next job). */
+  readonly onDone?: (job: Job, result: JobResult) => void | Promise<void>;
   /** Told when a worker died and its job goes back to the pool. */
   readonly onRetry?: (job: Job, worker: string, why: string) => void;
   /** Told when a worker process starts (tests kill one). */
@@ -105,6 +106,8 @@ export async function runLocalPool(jobs: readonly Job[], opts: LocalPoolOptions)
   const attempts = opts.attempts ?? 3;
   const pending = [...jobs];
   const tries = new Map<number, number>();
+  // By position in `jobs` (a sweep may hand over only some of its runs: their indices have gaps).
+  const position = new Map(jobs.map((job, p) => [job.index, p]));
   const results: (JobResult | undefined)[] = jobs.map(() => undefined);
   const children = new Set<Deno.ChildProcess>();
   let failure: Error | undefined;
@@ -150,8 +153,12 @@ export async function runLocalPool(jobs: readonly Job[], opts: LocalPoolOptions)
           await writer.write(new TextEncoder().encode(JSON.stringify(job) + "\n"));
           const outcome = await follow(messages, job, id);
           if (outcome.kind === "done") {
-            results[job.index] = outcome.result;
-            opts.onDone?.(job, outcome.result);
+            results[position.get(job.index) ?? -1] = outcome.result;
+            try {
+              await opts.onDone?.(job, outcome.result);
+            } catch (e) {
+              fail(e as Error);
+            }
             job = undefined;
           } else if (outcome.kind === "failed") {
             fail(new Error(outcome.message));
@@ -206,7 +213,7 @@ export async function runLocalPool(jobs: readonly Job[], opts: LocalPoolOptions)
   }
   if (failure) throw failure;
   return results.map((r, i) => {
-    if (!r) throw new Error(`job ${i + 1} has no result`);
+    if (!r) throw new Error(`job ${(jobs[i]?.index ?? i) + 1} has no result`);
     return r;
   });
 }

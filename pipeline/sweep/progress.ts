@@ -22,9 +22,17 @@ export class SweepProgress {
    * @param progress where lines go
    * @param plannedRounds each job's planned rounds (stop rules may end a run sooner)
    * @param intervalMs the least time between two round lines
+   * @param restored jobs not run because their results were already there
+   *   (their planned rounds given as 0): counted as done runs, not in the rate
    */
-  constructor(readonly progress: Progress, readonly plannedRounds: readonly number[], readonly intervalMs = 10_000) {
-    this.#total = plannedRounds.reduce((a, b) => a + b, 0);
+  constructor(
+    readonly progress: Progress,
+    readonly plannedRounds: readonly number[],
+    readonly intervalMs = 10_000,
+    restored: ReadonlySet<number> = new Set(),
+  ) {
+    this.#total = plannedRounds.reduce((a, b, i) => a + (restored.has(i) ? 0 : b), 0);
+    this.#runs = restored.size;
   }
 
   /** Rounds done over all jobs. */
