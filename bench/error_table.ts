@@ -4,14 +4,18 @@
  * Tables 2 and 3, from a results folder's `rounds.jsonl`. A column is named by
  * one field of the variant (`--column preset` turns
  * `model={preset:BNN-1,classes:10,rhoInit:-3}` into `BNN-1`); a cell that
- * some seed did not reach reads "n/a (k of n seeds)".
+ * some seed did not reach reads "n/a (k of n seeds)", or with `--partial` (a
+ * study still running) the mean of the seeds it has, "(k of n seeds)".
+ * Without `rounds.jsonl` (a study not finished), the records come from the
+ * folder's ledger of finished runs (`finished-runs.jsonl`).
  *
- * Usage: `deno run -A bench/error_table.ts <results dir> --labelled 500 [--column preset] [--out FILE]`.
+ * Usage: `deno run -A bench/error_table.ts <results dir> --labelled 500 [--column preset] [--partial] [--out FILE]`.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { meanStd, readRounds, type RoundRecord } from "../pipeline/run/results.ts";
+import { FINISHED_RUNS_FILE, readFinishedRuns } from "../pipeline/run/finished_runs.ts";
 
 /** The cells of the table: test error (%) per acquisition, column and seed. */
 export interface ErrorTable {
@@ -71,9 +75,10 @@ export function errorTable(records: readonly RoundRecord[], labelled: number, fi
  * the count, the single value with one seed.
  *
  * @param table from {@link errorTable}
+ * @param partial show the seeds a cell has when some are missing (a study still running), "not run yet" for none
  * @returns markdown lines
  */
-export function errorMarkdown(table: ErrorTable): string {
+export function errorMarkdown(table: ErrorTable, partial = false): string {
   const lines = [
     `| acquisition | ${table.columns.join(" | ")} |`,
     `| --- |${table.columns.map(() => " ---: |").join("")}`,
@@ -81,9 +86,12 @@ export function errorMarkdown(table: ErrorTable): string {
   for (const row of table.rows) {
     const cells = table.columns.map((column) => {
       const values = [...(table.cells.get(row)?.get(column)?.values() ?? [])];
-      if (values.length < table.seeds.length) return `n/a (${values.length} of ${table.seeds.length} seeds)`;
+      const missing = values.length < table.seeds.length;
+      const count = `(${values.length} of ${table.seeds.length} seeds)`;
+      if (missing && (!partial || values.length === 0)) return partial ? "not run yet" : `n/a ${count}`;
       const [mean, std] = meanStd(values);
-      return values.length === 1 ? `${mean.toFixed(2)}%` : `${mean.toFixed(2)} ± ${std.toFixed(2)}%`;
+      const text = values.length === 1 ? `${mean.toFixed(2)}%` : `${mean.toFixed(2)} ± ${std.toFixed(2)}%`;
+      return missing ? `${text} ${count}` : text;
     });
     lines.push(`| ${row} | ${cells.join(" | ")} |`);
   }
@@ -94,7 +102,12 @@ if (import.meta.main) {
   const args = parseArgs({
     args: Deno.args,
     allowPositionals: true,
-    options: { labelled: { type: "string" }, column: { type: "string" }, out: { type: "string" } },
+    options: {
+      labelled: { type: "string" },
+      column: { type: "string" },
+      out: { type: "string" },
+      partial: { type: "boolean", default: false },
+    },
   });
   const dir = args.positionals[0];
   const labelled = Number(args.values.labelled);
@@ -104,7 +117,14 @@ if (import.meta.main) {
         `(got dir ${dir ?? "none"}, --labelled ${args.values.labelled ?? "none"})`,
     );
   }
-  const text = errorMarkdown(errorTable(await readRounds(`${dir}/rounds.jsonl`), labelled, args.values.column));
+  const records = await readRounds(`${dir}/rounds.jsonl`).catch(async (e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    const runs = [...(await readFinishedRuns(dir, console.error)).values()];
+    if (runs.length === 0) throw new Error(`${dir}: neither rounds.jsonl nor ${FINISHED_RUNS_FILE} with a run in it`);
+    console.error(`${dir}: no rounds.jsonl (not finished); ${runs.length} finished runs from ${FINISHED_RUNS_FILE}`);
+    return runs.flatMap((r) => r.records);
+  });
+  const text = errorMarkdown(errorTable(records, labelled, args.values.column), args.values.partial);
   console.log(text);
   if (args.values.out) await Deno.writeTextFile(args.values.out, text + "\n");
 }

@@ -34,6 +34,11 @@ Deno.test("errorTable: error at one count, mean ± sample std over seeds, n/a wh
     "| random | 8.00 ± 2.83% | n/a (1 of 2 seeds) |",
     "| vr | 2.00 ± 1.41% | n/a (0 of 2 seeds) |",
   ]);
+  // A study still running: the seeds a cell has, and which cells have none.
+  assertEquals(errorMarkdown(table, true).split("\n").slice(2), [
+    "| random | 8.00 ± 2.83% | 5.00% (1 of 2 seeds) |",
+    "| vr | 2.00 ± 1.41% | not run yet |",
+  ]);
 });
 
 Deno.test("errorTable on the committed default-size Zeng result: 1 - accuracy at 40 labels", async () => {
