@@ -124,12 +124,15 @@ export const klPilot = experiment({
  * Cost: a fully Bayesian net's run to 500 labels takes about half an hour
  * on one of 2 busy cores (T = 20 whole-net passes over the test and pool
  * items each round are much of it); nets Bayesian only near the output are
- * faster, since the MC passes start at the first Bayesian layer. Seed 0's
- * first 15 runs took two sessions; the study is about 11 hours (estimated,
- * `results/bnn-layer-positioning-study`). Run it a seed at a time from a
- * pinned checkout with a cache outside the work tree.
+ * faster, since the MC passes start at the first Bayesian layer. The study
+ * is many hours on 2 cores, over several sessions
+ * (`results/bnn-layer-positioning-study` says how far it is). Run it from a
+ * checkout pinned at one commit, with its results folder in the work tree:
+ * each finished run goes into that folder's `finished-runs.jsonl` at once,
+ * so committing it carries the finished runs to the next session's machine,
+ * where the same command from the same commit runs only the rest.
  *
- * Run: `deno task exp examples/bnn-layer-positioning.ts --export study --seeds 0 --cache-dir ~/.cache/dbal/bnn-study`.
+ * Run: `deno task exp examples/bnn-layer-positioning.ts --export study --seeds 0,1,2 --cache-dir ~/.cache/dbal/bnn-study --out results/bnn-layer-positioning-study`.
  */
 export const study = experiment({
   name: "bnn-layer-positioning-study",
