@@ -8,7 +8,7 @@
  * `workers_test.ts`.
  */
 import { assert, assertEquals, assertRejects } from "./asserts.ts";
-import { withTinyMnist } from "./fixtures.ts";
+import { pathExists, withTinyMnist } from "./fixtures.ts";
 import { FINISHED_RUNS_FILE, readFinishedRuns } from "../pipeline/run/finished_runs.ts";
 
 const root = new URL("../", import.meta.url);
@@ -57,7 +57,7 @@ Deno.test("a stopped study resumed without its cache takes finished runs from th
     await Deno.writeTextFile(file, twoRuns);
     const base = await run(file, "base");
     assertEquals(base.records.length, 6);
-    assertEquals(await exists(`${dir}/base/${FINISHED_RUNS_FILE}`), false, "the ledger is removed at the end");
+    assertEquals(await pathExists(`${dir}/base/${FINISHED_RUNS_FILE}`), false, "the ledger is removed at the end");
 
     // The second run fails: the first one is in the ledger, nothing else is written.
     Deno.env.set("DBAL_TEST_FAIL_SECOND", "1");
@@ -70,7 +70,7 @@ Deno.test("a stopped study resumed without its cache takes finished runs from th
     assertEquals([...ledger.values()].map((r) => r.label), ["bald seed 0"]);
     const [first] = [...ledger.values()];
     assertEquals(summary(first?.records ?? []), summary(base.records.slice(0, 3)));
-    assertEquals(await exists(`${dir}/resumed/rounds.jsonl`), false);
+    assertEquals(await pathExists(`${dir}/resumed/rounds.jsonl`), false);
 
     // A write cut short by a kill leaves a torn last line: it is dropped, the finished run is kept.
     await Deno.writeTextFile(`${dir}/resumed/${FINISHED_RUNS_FILE}`, '{"v":1,"runKey":"ab', { append: true });
@@ -80,7 +80,7 @@ Deno.test("a stopped study resumed without its cache takes finished runs from th
     assertEquals(summary(resumed.records), summary(base.records));
     assertEquals(resumed.executed["retrain"], (base.executed["retrain"] ?? NaN) / 2);
     assertEquals(resumed.executed["evaluate"], (base.executed["evaluate"] ?? NaN) / 2);
-    assertEquals(await exists(`${dir}/resumed/${FINISHED_RUNS_FILE}`), false);
+    assertEquals(await pathExists(`${dir}/resumed/${FINISHED_RUNS_FILE}`), false);
     const written = (await Deno.readTextFile(`${dir}/resumed/rounds.jsonl`)).trim().split("\n").map((l) =>
       JSON.parse(l)
     );
@@ -135,12 +135,3 @@ Deno.test("a ledger line that is not an entry is an error naming the file, line 
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

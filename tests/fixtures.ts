@@ -154,3 +154,18 @@ export async function tinyVariant(dir: string, name: string, changes: Record<str
   await Deno.writeTextFile(file, JSON.stringify({ ...tiny, ...changes }, null, 2));
   return file;
 }
+
+/**
+ * Whether a file or folder exists.
+ *
+ * @param path the path
+ * @returns true when `stat` finds it
+ */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

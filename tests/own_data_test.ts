@@ -5,6 +5,7 @@
  * a composed experiment (`source(imageFolder(...))`); corrupt data and a
  * model that does not fit the data fail with messages naming the problem.
  */
+import { pathExists } from "./fixtures.ts";
 import * as E from "fp-ts/Either.js";
 import { encode as encodePng } from "fast-png";
 import { zipSync } from "fflate";
@@ -153,15 +154,6 @@ async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
     await fn(dir);
   } finally {
     await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -334,7 +326,7 @@ Deno.test("an .npz archive as a YAML preset runs end to end (conv net, named arr
     const file = await writeYaml(`${dir}/own-npz.yaml`, preset("own-npz", dataset, convNet));
     const first = await cli(dir, file, "a");
     checkRecords(first);
-    assert(await exists(`${dir}/a/rounds.jsonl`));
+    assert(await pathExists(`${dir}/a/rounds.jsonl`));
     const second = await cli(dir, file, "b");
     assertEquals(second.executed, {});
   });
@@ -350,7 +342,7 @@ Deno.test("corrupt data fail with a message naming the file, and write no result
     const e1 = await assertRejects(() => cli(dir, folder, "a"), /not a readable PNG/);
     assert(e1.message.includes(`Cannot load ${dir}/imgs/left/004.png: it is not a readable PNG file`), e1.message);
     assert(e1.message.startsWith('Stage "load/image-folder" failed: '), e1.message);
-    assert(!(await exists(`${dir}/a/rounds.jsonl`)));
+    assert(!(await pathExists(`${dir}/a/rounds.jsonl`)));
 
     // Label 5 of a 3-class data set.
     await Deno.writeFile(`${dir}/bad.npz`, npzBytes((i, k) => (i === 17 ? 5 : k)));
@@ -361,7 +353,7 @@ Deno.test("corrupt data fail with a message naming the file, and write no result
       e2.message.includes(`Cannot load ${dir}/bad.npz, array labels: label 17 is 5, outside 0..2.`),
       e2.message,
     );
-    assert(!(await exists(`${dir}/b/rounds.jsonl`)));
+    assert(!(await pathExists(`${dir}/b/rounds.jsonl`)));
     assertEquals(await listTree(`${dir}/cache`).catch(() => []), []);
   });
 });
@@ -384,7 +376,7 @@ Deno.test("a model that does not fit the user's data fails before any stage runs
     const e2 = await assertRejects(() => cli(dir, shape, "b"), /inputShape/);
     assertEquals(e2.message, "model.inputShape: expected [8, 8, 1] for data/imgs, got [28, 28, 1]");
     // Nothing ran: no records, no cache entries.
-    assert(!(await exists(`${dir}/a/rounds.jsonl`)) && !(await exists(`${dir}/b/rounds.jsonl`)));
+    assert(!(await pathExists(`${dir}/a/rounds.jsonl`)) && !(await pathExists(`${dir}/b/rounds.jsonl`)));
     assertEquals(await listTree(`${dir}/cache`).catch(() => []), []);
   });
 });
