@@ -98,6 +98,24 @@ export function errorMarkdown(table: ErrorTable, partial = false): string {
   return lines.join("\n");
 }
 
+/**
+ * The records of a results folder: its `rounds.jsonl`, or, for a study not
+ * finished, the runs in its ledger (`finished-runs.jsonl`), saying so on stderr.
+ *
+ * @param dir the results folder
+ * @returns every round record
+ * @throws Error when the folder has neither file with a run in it
+ */
+export async function readStudyRecords(dir: string): Promise<RoundRecord[]> {
+  return await readRounds(`${dir}/rounds.jsonl`).catch(async (e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    const runs = [...(await readFinishedRuns(dir, console.error)).values()];
+    if (runs.length === 0) throw new Error(`${dir}: neither rounds.jsonl nor ${FINISHED_RUNS_FILE} with a run in it`);
+    console.error(`${dir}: no rounds.jsonl (not finished); ${runs.length} finished runs from ${FINISHED_RUNS_FILE}`);
+    return runs.flatMap((r) => r.records);
+  });
+}
+
 if (import.meta.main) {
   const args = parseArgs({
     args: Deno.args,
@@ -117,13 +135,7 @@ if (import.meta.main) {
         `(got dir ${dir ?? "none"}, --labelled ${args.values.labelled ?? "none"})`,
     );
   }
-  const records = await readRounds(`${dir}/rounds.jsonl`).catch(async (e) => {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-    const runs = [...(await readFinishedRuns(dir, console.error)).values()];
-    if (runs.length === 0) throw new Error(`${dir}: neither rounds.jsonl nor ${FINISHED_RUNS_FILE} with a run in it`);
-    console.error(`${dir}: no rounds.jsonl (not finished); ${runs.length} finished runs from ${FINISHED_RUNS_FILE}`);
-    return runs.flatMap((r) => r.records);
-  });
+  const records = await readStudyRecords(dir);
   const text = errorMarkdown(errorTable(records, labelled, args.values.column), args.values.partial);
   console.log(text);
   if (args.values.out) await Deno.writeTextFile(args.values.out, text + "\n");

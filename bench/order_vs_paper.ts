@@ -1,0 +1,272 @@
+/**
+ * Does a study order things as the paper does? Reads a results folder's test
+ * error at one labelled count (as `bench/error_table.ts` does) and a CSV of
+ * the paper's table in the same layout (a header `acquisition,<column>,...`,
+ * then one row per acquisition, error in %; lines starting with `#` are
+ * comments, e.g. the table's source), and prints, in markdown:
+ *
+ * - for each acquisition, the columns from lowest to highest error, ours and
+ *   the paper's, with Kendall's τ_b between our means and the paper's values;
+ * - the same for each column across acquisitions;
+ * - every pair the paper orders strictly, classed as ours "same order" or
+ *   "opposite", each "beyond the spread" when our two mean ± std intervals
+ *   do not overlap, and the opposite pairs beyond the spread listed by name.
+ *
+ * Only cells whose every seed finished are compared (with `--partial`, any
+ * cell with a seed); pairs the paper ties are not counted.
+ *
+ * Usage: `deno run -A bench/order_vs_paper.ts <results dir> --paper FILE --labelled 500 [--column preset] [--partial] [--out FILE]`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { parse as parseCsv } from "csv-parse/sync";
+import { meanStd } from "../pipeline/run/results.ts";
+import { type ErrorTable, errorTable, readStudyRecords } from "./error_table.ts";
+
+/** A paper's table: error (%) by row (acquisition), then column. */
+export interface PaperTable {
+  readonly rows: readonly string[];
+  readonly columns: readonly string[];
+  readonly values: ReadonlyMap<string, ReadonlyMap<string, number>>;
+}
+
+/**
+ * Parses a paper's table from CSV text. Cells may carry a trailing `%`.
+ *
+ * @param text the CSV (header `acquisition,<column>,...`; `#` lines are comments)
+ * @param file the file's name, for errors
+ * @returns the table
+ * @throws Error naming file:line and column for a cell that is not a number; csv-parse's, with its line, for a row of the wrong length
+ */
+export function parsePaperTable(text: string, file: string): PaperTable {
+  const lines = text.replaceAll("\r\n", "\n").split("\n");
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    records = parseCsv(lines.map((l) => (l.trimStart().startsWith("#") ? "" : l)).join("\n"), {
+      info: true,
+      skip_empty_lines: true,
+      trim: true,
+    }) as unknown as { record: string[]; info: { lines: number } }[];
+  } catch (e) {
+    throw new Error(`${file}: not valid CSV (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const header = records[0];
+  if (header === undefined || header.record.length < 2) {
+    throw new Error(`${file}: needs a header row "acquisition,<column>,..." and at least one column`);
+  }
+  const columns = header.record.slice(1);
+  const rows: string[] = [];
+  const values = new Map<string, Map<string, number>>();
+  for (const { record, info } of records.slice(1)) {
+    const where = `${file}:${info.lines}`;
+    const row = record[0]!;
+    const cells = new Map<string, number>();
+    columns.forEach((column, i) => {
+      const cell = record[i + 1]!.replace(/%$/, "");
+      const value = Number(cell);
+      if (cell === "" || !Number.isFinite(value)) {
+        throw new Error(
+          `${where}: column "${column}" of row "${row}" is ${JSON.stringify(record[i + 1])}, not a number`,
+        );
+      }
+      cells.set(column, value);
+    });
+    rows.push(row);
+    values.set(row, cells);
+  }
+  return { rows, columns, values };
+}
+
+/**
+ * Kendall's τ_b between two paired lists (ties in either allowed): the
+ * concordant minus the discordant pairs over the geometric mean of the pairs
+ * untied in each list. NaN when either list is all ties (or has under 2 items).
+ *
+ * @param x first values
+ * @param y second values, paired with `x`
+ * @returns τ_b in [-1, 1], or NaN
+ */
+export function kendallTauB(x: readonly number[], y: readonly number[]): number {
+  let concordant = 0, discordant = 0, untiedX = 0, untiedY = 0;
+  for (let i = 0; i < x.length; i++) {
+    for (let j = i + 1; j < x.length; j++) {
+      const sx = Math.sign(x[i]! - x[j]!), sy = Math.sign(y[i]! - y[j]!);
+      if (sx !== 0) untiedX++;
+      if (sy !== 0) untiedY++;
+      if (sx * sy > 0) concordant++;
+      else if (sx * sy < 0) discordant++;
+    }
+  }
+  return (concordant - discordant) / Math.sqrt(untiedX * untiedY);
+}
+
+/** One pair the paper orders strictly, and how our means order it. */
+export interface PairVerdict {
+  /** The row (or column) the pair lies in. */
+  readonly within: string;
+  /** The paper's lower-error item, then its higher-error one. */
+  readonly lower: string;
+  readonly higher: string;
+  readonly paper: readonly [number, number];
+  /** Our mean and std for `lower`, then `higher`. */
+  readonly ours: readonly [readonly [number, number], readonly [number, number]];
+  readonly sameOrder: boolean;
+  /** Our two mean ± std intervals do not overlap. */
+  readonly beyondSpread: boolean;
+}
+
+/** The comparison along one line of the table (a row, or a column). */
+export interface LineOrder {
+  readonly name: string;
+  /** Items from lowest to highest error: ours (by mean), the paper's. */
+  readonly ours: readonly string[];
+  readonly paper: readonly string[];
+  readonly tau: number;
+  readonly pairs: readonly PairVerdict[];
+}
+
+type Cell = [number, number];
+
+function compareLine(name: string, items: readonly string[], ours: Map<string, Cell>, paper: Map<string, number>) {
+  const shared = items.filter((i) => ours.has(i) && paper.has(i));
+  const byOurs = [...shared].sort((a, b) => ours.get(a)![0] - ours.get(b)![0]);
+  const byPaper = [...shared].sort((a, b) => paper.get(a)! - paper.get(b)!);
+  const pairs: PairVerdict[] = [];
+  for (let i = 0; i < shared.length; i++) {
+    for (let j = i + 1; j < shared.length; j++) {
+      const [a, b] = [shared[i]!, shared[j]!];
+      if (paper.get(a) === paper.get(b)) continue;
+      const [lower, higher] = paper.get(a)! < paper.get(b)! ? [a, b] : [b, a];
+      const [ml, sl] = ours.get(lower)!, [mh, sh] = ours.get(higher)!;
+      pairs.push({
+        within: name,
+        lower,
+        higher,
+        paper: [paper.get(lower)!, paper.get(higher)!],
+        ours: [[ml, sl], [mh, sh]],
+        sameOrder: ml < mh,
+        beyondSpread: Math.abs(mh - ml) > sl + sh,
+      });
+    }
+  }
+  const tau = kendallTauB(shared.map((s) => ours.get(s)![0]), shared.map((s) => paper.get(s)!));
+  return { name, ours: byOurs, paper: byPaper, tau, pairs };
+}
+
+/**
+ * Compares our table with the paper's, row by row and column by column.
+ *
+ * @param table ours, from {@link errorTable}
+ * @param paper the paper's, from {@link parsePaperTable}
+ * @param partial compare cells that have some of the seeds (a study still running)
+ * @returns the comparisons by row, then by column
+ */
+export function orderVsPaper(
+  table: ErrorTable,
+  paper: PaperTable,
+  partial = false,
+): { byRow: LineOrder[]; byColumn: LineOrder[] } {
+  const cell = (row: string, column: string): Cell | undefined => {
+    const values = [...(table.cells.get(row)?.get(column)?.values() ?? [])];
+    if (values.length === 0 || (!partial && values.length < table.seeds.length)) return undefined;
+    return meanStd(values);
+  };
+  const rows = paper.rows.filter((r) => table.rows.includes(r));
+  const columns = paper.columns.filter((c) => table.columns.includes(c));
+  const collect = (pick: (item: string) => Cell | undefined, items: readonly string[]) =>
+    new Map(items.flatMap((i) => (pick(i) === undefined ? [] : [[i, pick(i)!] as [string, Cell]])));
+  const byRow = rows.map((row) =>
+    compareLine(row, columns, collect((c) => cell(row, c), columns), new Map(paper.values.get(row)!))
+  );
+  const byColumn = columns.map((column) =>
+    compareLine(
+      column,
+      rows,
+      collect((r) => cell(r, column), rows),
+      new Map(rows.map((r) => [r, paper.values.get(r)!.get(column)!])),
+    )
+  );
+  return { byRow, byColumn };
+}
+
+function pairCounts(pairs: readonly PairVerdict[]): string {
+  const n = (f: (p: PairVerdict) => boolean) => pairs.filter(f).length;
+  return `${n((p) => p.sameOrder)} (${n((p) => p.sameOrder && p.beyondSpread)}) / ` +
+    `${n((p) => !p.sameOrder)} (${n((p) => !p.sameOrder && p.beyondSpread)}) of ${pairs.length}`;
+}
+
+/**
+ * The comparison as markdown.
+ *
+ * @param result from {@link orderVsPaper}
+ * @param rowLabel what the rows are (e.g. "acquisition"), columnLabel what the columns are
+ * @returns markdown
+ */
+export function orderMarkdown(
+  result: { byRow: LineOrder[]; byColumn: LineOrder[] },
+  rowLabel = "acquisition",
+  columnLabel = "column",
+): string {
+  const tau = (t: number) => (Number.isNaN(t) ? "n/a" : t.toFixed(2));
+  const section = (lines: LineOrder[], label: string, of: string) => [
+    `| ${label} | ours, lowest error first | paper's | Kendall's τ_b | paper's pairs: same order (beyond spread) / opposite (beyond spread) |`,
+    "| --- | --- | --- | ---: | --- |",
+    ...lines.map((l) =>
+      `| ${l.name} | ${l.ours.join(" < ")} | ${l.paper.join(" < ")} | ${tau(l.tau)} | ${pairCounts(l.pairs)} |`
+    ),
+    "",
+    `All ${of}: ${pairCounts(lines.flatMap((l) => l.pairs))}.`,
+  ];
+  const all = [...result.byRow, ...result.byColumn].flatMap((l) => l.pairs);
+  const against = all.filter((p) => !p.sameOrder && p.beyondSpread);
+  const pct = ([m, s]: readonly [number, number]) => `${m.toFixed(2)} ± ${s.toFixed(2)}%`;
+  return [
+    `Each ${rowLabel}: the ${columnLabel}s in order`,
+    "",
+    ...section(result.byRow, rowLabel, `${columnLabel} pairs within an ${rowLabel}`),
+    "",
+    `Each ${columnLabel}: the ${rowLabel}s in order`,
+    "",
+    ...section(result.byColumn, columnLabel, `${rowLabel} pairs within a ${columnLabel}`),
+    "",
+    against.length === 0
+      ? "No pair is in the opposite order beyond the spread."
+      : `In the opposite order beyond the spread (${against.length}):`,
+    ...against.map((p) =>
+      `- ${p.within}: paper ${p.lower} ${p.paper[0]}% < ${p.higher} ${p.paper[1]}%; ours ${p.lower} ${
+        pct(p.ours[0])
+      }, ${p.higher} ${pct(p.ours[1])}`
+    ),
+  ].join("\n");
+}
+
+if (import.meta.main) {
+  const args = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: {
+      paper: { type: "string" },
+      labelled: { type: "string" },
+      column: { type: "string" },
+      out: { type: "string" },
+      partial: { type: "boolean", default: false },
+    },
+  });
+  const dir = args.positionals[0];
+  const labelled = Number(args.values.labelled);
+  if (!dir || !args.values.paper || !Number.isInteger(labelled) || labelled <= 0) {
+    throw new Error(
+      "usage: deno run -A bench/order_vs_paper.ts <results dir> --paper FILE --labelled N [--column FIELD] [--partial] [--out FILE] " +
+        `(got dir ${dir ?? "none"}, --paper ${args.values.paper ?? "none"}, --labelled ${
+          args.values.labelled ?? "none"
+        })`,
+    );
+  }
+  const paper = parsePaperTable(await Deno.readTextFile(args.values.paper), args.values.paper);
+  const records = await readStudyRecords(dir);
+  const result = orderVsPaper(errorTable(records, labelled, args.values.column), paper, args.values.partial);
+  const text = orderMarkdown(result, "acquisition", args.values.column ?? "column");
+  console.log(text);
+  if (args.values.out) await Deno.writeTextFile(args.values.out, text + "\n");
+}
