@@ -9,13 +9,18 @@
  * Without `rounds.jsonl` (a study not finished), the records come from the
  * folder's ledger of finished runs (`finished-runs.jsonl`).
  *
- * Usage: `deno run -A bench/error_table.ts <results dir> --labelled 500 [--column preset] [--partial] [--out FILE]`.
+ * With `--paper FILE` (the paper's table as CSV, in the same layout: see
+ * `bench/order_vs_paper.ts`), the table is followed by the study's orderings
+ * beside the paper's.
+ *
+ * Usage: `deno run -A bench/error_table.ts <results dir> --labelled 500 [--column preset] [--partial] [--paper FILE] [--out FILE]`.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { meanStd, readRounds, type RoundRecord } from "../pipeline/run/results.ts";
 import { FINISHED_RUNS_FILE, readFinishedRuns } from "../pipeline/run/finished_runs.ts";
+import { orderMarkdown, orderVsPaper, parsePaperTable } from "./order_vs_paper.ts";
 
 /** The cells of the table: test error (%) per acquisition, column and seed. */
 export interface ErrorTable {
@@ -123,6 +128,7 @@ if (import.meta.main) {
     options: {
       labelled: { type: "string" },
       column: { type: "string" },
+      paper: { type: "string" },
       out: { type: "string" },
       partial: { type: "boolean", default: false },
     },
@@ -131,12 +137,18 @@ if (import.meta.main) {
   const labelled = Number(args.values.labelled);
   if (!dir || !Number.isInteger(labelled) || labelled <= 0) {
     throw new Error(
-      "usage: deno run -A bench/error_table.ts <results dir> --labelled N [--column FIELD] [--out FILE] " +
+      "usage: deno run -A bench/error_table.ts <results dir> --labelled N [--column FIELD] [--partial] [--paper FILE] [--out FILE] " +
         `(got dir ${dir ?? "none"}, --labelled ${args.values.labelled ?? "none"})`,
     );
   }
   const records = await readStudyRecords(dir);
-  const text = errorMarkdown(errorTable(records, labelled, args.values.column), args.values.partial);
+  const table = errorTable(records, labelled, args.values.column);
+  let text = errorMarkdown(table, args.values.partial);
+  if (args.values.paper) {
+    const paper = parsePaperTable(await Deno.readTextFile(args.values.paper), args.values.paper);
+    const orders = orderVsPaper(table, paper, args.values.partial);
+    text += `\n\n${orderMarkdown(orders, "acquisition", args.values.column ?? "column")}`;
+  }
   console.log(text);
   if (args.values.out) await Deno.writeTextFile(args.values.out, text + "\n");
 }

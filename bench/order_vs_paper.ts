@@ -15,14 +15,13 @@
  * Only cells whose every seed finished are compared (with `--partial`, any
  * cell with a seed); pairs the paper ties are not counted.
  *
- * Usage: `deno run -A bench/order_vs_paper.ts <results dir> --paper FILE --labelled 500 [--column preset] [--partial] [--out FILE]`.
+ * Used by `bench/error_table.ts --paper FILE`, which prints this after its table.
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { parse as parseCsv } from "csv-parse/sync";
 import { meanStd } from "../pipeline/run/results.ts";
-import { type ErrorTable, errorTable, readStudyRecords } from "./error_table.ts";
+import type { ErrorTable } from "./error_table.ts";
 
 /** A paper's table: error (%) by row (acquisition), then column. */
 export interface PaperTable {
@@ -239,34 +238,4 @@ export function orderMarkdown(
       }, ${p.higher} ${pct(p.ours[1])}`
     ),
   ].join("\n");
-}
-
-if (import.meta.main) {
-  const args = parseArgs({
-    args: Deno.args,
-    allowPositionals: true,
-    options: {
-      paper: { type: "string" },
-      labelled: { type: "string" },
-      column: { type: "string" },
-      out: { type: "string" },
-      partial: { type: "boolean", default: false },
-    },
-  });
-  const dir = args.positionals[0];
-  const labelled = Number(args.values.labelled);
-  if (!dir || !args.values.paper || !Number.isInteger(labelled) || labelled <= 0) {
-    throw new Error(
-      "usage: deno run -A bench/order_vs_paper.ts <results dir> --paper FILE --labelled N [--column FIELD] [--partial] [--out FILE] " +
-        `(got dir ${dir ?? "none"}, --paper ${args.values.paper ?? "none"}, --labelled ${
-          args.values.labelled ?? "none"
-        })`,
-    );
-  }
-  const paper = parsePaperTable(await Deno.readTextFile(args.values.paper), args.values.paper);
-  const records = await readStudyRecords(dir);
-  const result = orderVsPaper(errorTable(records, labelled, args.values.column), paper, args.values.partial);
-  const text = orderMarkdown(result, "acquisition", args.values.column ?? "column");
-  console.log(text);
-  if (args.values.out) await Deno.writeTextFile(args.values.out, text + "\n");
 }
