@@ -3,6 +3,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { bald, experiment, galCnn, mcDropout, strategy, topK } from "./mod.ts";
  * const exp = experiment({
  *   name: "tiny", dataset: "mnist", model: galCnn(10), initialPerClass: 2,
@@ -10,7 +11,7 @@
  *   rounds: 2, poolSubset: 500, testSubset: 500, seeds: [0],
  *   train: { epochs: 5, batchSize: 32, learningRate: 1e-3, weightDecay: 0, init: "scratch" },
  * });
- * console.assert(exp.rounds === 2);
+ * assert(exp.rounds === 2);
  * ```
  *
  * @module

@@ -13,10 +13,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as TE from "fp-ts/TaskEither.js";
  * import { source, step } from "./compose.ts";
- * import { callerModule } from "./origin.ts";
-import { type Stage, stageError } from "./stage.ts";
+ * import type { Stage } from "./stage.ts";
  *
  * const numbers: Stage<Record<string, never>, { contentHash: string; xs: number[] }> = {
  *   kind: "load", name: "load/numbers", version: 1, params: {},
@@ -27,7 +27,7 @@ import { type Stage, stageError } from "./stage.ts";
  *   run: ({ data }) => TE.right(data.xs.reduce((a, b) => a + b, 0)),
  * };
  * const total = step(sum, { data: source(numbers) });
- * console.assert(total.inputs["data"] !== undefined);
+ * assert(total.inputs["data"] !== undefined);
  * ```
  *
  * @module
@@ -62,6 +62,7 @@ export type StepsOf<I> = { readonly [K in keyof I]: StepFor<Exclude<I[K], undefi
  * @returns the step of the stage's output
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as TE from "fp-ts/TaskEither.js";
  * import { source, step } from "./compose.ts";
  * import type { Stage } from "./stage.ts";
@@ -72,7 +73,7 @@ export type StepsOf<I> = { readonly [K in keyof I]: StepFor<Exclude<I[K], undefi
  * const double: Stage<{ data: { n: number } }, number> = {
  *   kind: "evaluate", name: "evaluate/double", version: 1, params: {}, run: ({ data }) => TE.right(2 * data.n),
  * };
- * console.assert(step(double, { data: source(load) }).stage.name === "evaluate/double");
+ * assert(step(double, { data: source(load) }).stage.name === "evaluate/double");
  * ```
  */
 export function step<I, O>(stage: Stage<I, O>, inputs: StepsOf<I>): Step<O> {
@@ -172,12 +173,13 @@ export interface Run {
  * @returns the run
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loop } from "./compose.ts";
  * const run = loop({
  *   label: { curve: "noop", seed: 0 }, start: {}, rounds: 0,
  *   round: () => { throw new Error("not interpreted here"); },
  * });
- * console.assert(run.rounds === 0);
+ * assert(run.rounds === 0);
  * ```
  */
 export function loop<S>(spec: {
@@ -237,6 +239,7 @@ export interface Experiment<D = unknown> {
  * @returns the experiment value
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as TE from "fp-ts/TaskEither.js";
  * import { composeExperiment, source } from "./compose.ts";
  * const load = source({
@@ -244,7 +247,7 @@ export interface Experiment<D = unknown> {
  *   run: () => TE.right({ contentHash: "ef".repeat(32) }),
  * });
  * const exp = composeExperiment({ name: "empty", load, runs: () => [] });
- * console.assert(exp._tag === "Experiment");
+ * assert(exp._tag === "Experiment");
  * ```
  */
 export function composeExperiment<D>(spec: Omit<Experiment<D>, "_tag">): Experiment<D> {
@@ -275,6 +278,7 @@ export function isExperiment(u: unknown): u is Experiment {
  * @returns the step
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as TE from "fp-ts/TaskEither.js";
  * import { derive, source } from "./compose.ts";
  * const data = source({
@@ -282,7 +286,7 @@ export function isExperiment(u: unknown): u is Experiment {
  *   run: () => TE.right({ contentHash: "01".repeat(32), xs: [1, 2] }),
  * });
  * const count = derive("count", { data }, ({ data }) => data.xs.length);
- * console.assert(count.stage.kind === "derive");
+ * assert(count.stage.kind === "derive");
  * ```
  */
 export function derive<I, O>(name: string, inputs: StepsOf<I>, fn: (input: I) => O): Step<O> {

@@ -174,9 +174,10 @@ const DatasetCodec = new t.Type<DatasetConfig, DatasetConfig, unknown>(
  * @returns e.g. `mnist` or `data/pets`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { datasetLabel } from "./experiment.ts";
- * console.assert(datasetLabel({ folder: "data/pets" }) === "data/pets");
- * console.assert(datasetLabel("mnist") === "mnist");
+ * assert(datasetLabel({ folder: "data/pets" }) === "data/pets");
+ * assert(datasetLabel("mnist") === "mnist");
  * ```
  */
 export function datasetLabel(dataset: DatasetConfig): string {

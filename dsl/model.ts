@@ -106,8 +106,9 @@ export type NetSpecInput = t.OutputOf<typeof NetSpec>;
  * @returns the net's spec
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const spec = galCnn(10, [28, 28, 1]);
- * console.assert(spec.layers.length === 8);
+ * assert(spec.layers.length === 8);
  * ```
  */
 export function galCnn(
@@ -274,8 +275,9 @@ export interface HybridOptions {
  * @returns the net's spec
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const spec = hybridPreset("BNN-1", 10);
- * console.assert(bayesianLayers(spec).length === 1);
+ * assert(bayesianLayers(spec).length === 1);
  * ```
  */
 export function hybridPreset(
@@ -388,9 +390,10 @@ export function checkModelOutput(spec: NetSpec): string[] {
  * @returns one message per problem, none when the net fits
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkModelClasses, galCnn } from "./model.ts";
- * console.assert(checkModelClasses(galCnn(10), 10).length === 0);
- * console.assert(checkModelClasses(galCnn(7), 10, "mnist")[0] ===
+ * assert(checkModelClasses(galCnn(10), 10).length === 0);
+ * assert(checkModelClasses(galCnn(7), 10, "mnist")[0] ===
  *   "model.layers.7.units: the last layer has 7 units but mnist has 10 classes");
  * ```
  */

@@ -15,9 +15,10 @@ const FRAME = /\(?((?:file|https?|data|blob):[^\s()]*?):\d+:\d+\)?\s*$/;
  * @returns one URL per frame that names a module
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { stackModules } from "./origin.ts";
  * const urls = stackModules("Error\n    at f (file:///a/b.ts:3:9)\n    at file:///a/c.ts:10:1");
- * console.assert(urls.join() === "file:///a/b.ts,file:///a/c.ts");
+ * assert(urls.join() === "file:///a/b.ts,file:///a/c.ts");
  * ```
  */
 export function stackModules(stack: string): string[] {

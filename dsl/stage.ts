@@ -132,13 +132,14 @@ export interface Stage<I, O> {
  * @throws {TypeError} for an empty name, {RangeError} for a version that is not an integer >= 0
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as TE from "fp-ts/TaskEither.js";
  * import { defineStage } from "./stage.ts";
  * const double = defineStage({
  *   kind: "filter", name: "filter/double", version: 1, params: {},
  *   run: ({ x }: { x: number }) => TE.right(2 * x),
  * });
- * console.assert(double.modules !== undefined && double.modules.length === 1);
+ * assert(double.modules !== undefined && double.modules.length === 1);
  * ```
  */
 export function defineStage<I, O>(stage: Stage<I, O>): Stage<I, O> {

@@ -6,10 +6,11 @@
  * a new score or posterior in their own file and plug it in:
  *
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defineScore, mcDropout, strategy, topK } from "../mod.ts";
  * const margin = defineScore({ name: "margin", fn: (lp) => new Float64Array(lp.n) });
  * const s = strategy({ posterior: mcDropout({ samples: 20 }), score: margin, acquire: topK(10) });
- * console.assert(s.name === "margin");
+ * assert(s.name === "margin");
  * ```
  *
  * The built-in parts are also known by name, which is how YAML files refer
@@ -1285,8 +1286,9 @@ export const StrategyCodec: t.Type<Strategy, Strategy, unknown> = new t.Type<Str
  * @returns the names of the built-in posteriors, scores, acquisition rules and pseudo-labelling parts
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { builtinPartNames } from "./strategy.ts";
- * console.assert(builtinPartNames().acquire.includes("top-k"));
+ * assert(builtinPartNames().acquire.includes("top-k"));
  * ```
  */
 export function builtinPartNames(): {

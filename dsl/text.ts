@@ -8,11 +8,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isTextDataset, textEncoder } from "./text.ts";
  * const model = textEncoder({
  *   buckets: 4096, maxTokens: 50, dim: 16, hidden: 16, epochs: 5, batchSize: 16, learningRate: 0.03,
  * });
- * console.assert(model.kind === "text-encoder" && isTextDataset("trec") && !isTextDataset("mnist"));
+ * assert(model.kind === "text-encoder" && isTextDataset("trec") && !isTextDataset("mnist"));
  * ```
  *
  * @module

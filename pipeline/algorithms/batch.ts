@@ -17,10 +17,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kCenterGreedy } from "./batch.ts";
  * // Points 0, 1, 2, 3, 10 on a line, point 0 labelled: 10 is farthest, then 3.
  * const x = new Float32Array([0, 1, 2, 3, 10]);
- * console.assert(kCenterGreedy(x, 5, 1, [0], 2).join() === "4,3");
+ * assert(kCenterGreedy(x, 5, 1, [0], 2).join() === "4,3");
  * ```
  *
  * @module
@@ -270,13 +271,14 @@ function _drawClass(probs: Float64Array, off: number, c: number, u: number): num
  * @throws Error when every item's log-probabilities hold NaN
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { batchBald } from "./batch.ts";
  * // Items 0 and 1 are the same coin flip on w; item 2 is another one.
  * const p = [[1, 0], [0, 1], [1, 0], [0, 1]]; // T = 4 samples of an item
  * const q = [[1, 0], [1, 0], [0, 1], [0, 1]];
  * const data = new Float32Array([p, p, q].flat(2).map(Math.log));
  * const { picked } = await batchBald({ data, n: 3, t: 4, c: 2 }, 2, { rand: Math.random });
- * console.assert(picked.join() === "0,2"); // not the copy
+ * assert(picked.join() === "0,2"); // not the copy
  * ```
  */
 export async function batchBald(
@@ -493,9 +495,10 @@ export async function batchBald(
  * @throws Error when every score is NaN
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { powerAcquisition } from "./batch.ts";
  * // A very large β makes it top-k.
- * console.assert(powerAcquisition([0.1, 0.9, 0.5], 2, 1e6, Math.random).join() === "1,2");
+ * assert(powerAcquisition([0.1, 0.9, 0.5], 2, 1e6, Math.random).join() === "1,2");
  * ```
  */
 export function powerAcquisition(
@@ -572,9 +575,10 @@ function _relax(x_N_D: Float32Array, n: number, d: number, centre: number, minD2
  * @throws RangeError when sizes disagree, a labelled position is out of range, or a value is not finite
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kCenterGreedy } from "./batch.ts";
  * const x = new Float32Array([0, 0, 1, 0, 9, 0]); // three points in 2-D
- * console.assert(kCenterGreedy(x, 3, 2, [0], 1).join() === "2");
+ * assert(kCenterGreedy(x, 3, 2, [0], 1).join() === "2");
  * ```
  */
 export function kCenterGreedy(
@@ -657,12 +661,13 @@ export function kCenterGreedy(
  * @throws RangeError when sizes disagree or a value is not finite
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kMeansPlusPlus } from "./batch.ts";
  * const x = new Float32Array([1, 0, 5, 5, 1, 0]); // rows 0 and 2 are the same point
  * // Row 1 has the largest norm; then rows 0 and 2 are equally likely, and the other
  * // is left for last, when every remaining distance is 0.
  * const picks = kMeansPlusPlus(x, 3, 2, 3, Math.random);
- * console.assert(picks[0] === 1 && [...picks].sort().join() === "0,1,2");
+ * assert(picks[0] === 1 && [...picks].sort().join() === "0,1,2");
  * ```
  */
 export function kMeansPlusPlus(
@@ -744,9 +749,10 @@ export function kMeansPlusPlus(
  * @throws RangeError when sizes disagree or a value is not finite
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { badgeEmbeddings } from "./batch.ts";
  * const g = badgeEmbeddings(new Float32Array([0.75, 0.25]), new Float32Array([2]), 1, 2, 1);
- * console.assert(g.join() === "-0.5,0.5"); // (0.75 - 1) * 2, (0.25 - 0) * 2
+ * assert(g.join() === "-0.5,0.5"); // (0.75 - 1) * 2, (0.25 - 0) * 2
  * ```
  */
 export function badgeEmbeddings(

@@ -22,6 +22,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import "@tensorflow/tfjs-backend-cpu"; // the caller chooses the backend
  * import { discriminativeSelect } from "./discriminative.ts";
  * import { makeRng } from "../tensor/rng.ts";
@@ -32,7 +33,7 @@
  *   epochs: 50,
  *   learningRate: 0.05,
  * });
- * console.assert([...picks].sort().join() === "2,3");
+ * assert([...picks].sort().join() === "2,3");
  * ```
  *
  * @module
@@ -223,6 +224,7 @@ function _checkCommon(fn: string, labelled: Float32Array, l: number, pool: Float
  * @throws RangeError on a bad shape, a non-finite value, l = 0, n = 0 or a bad option
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import "@tensorflow/tfjs-backend-cpu"; // the caller chooses the backend
  * import { discriminativeScores } from "./discriminative.ts";
  * import { makeRng } from "../tensor/rng.ts";
@@ -233,7 +235,7 @@ function _checkCommon(fn: string, labelled: Float32Array, l: number, pool: Float
  *   epochs: 50,
  *   learningRate: 0.05,
  * });
- * console.assert((p[1] as number) > (p[0] as number));
+ * assert((p[1] as number) > (p[0] as number));
  * ```
  */
 export function discriminativeScores(
@@ -276,6 +278,7 @@ export function discriminativeScores(
  * @throws RangeError on a bad shape, a non-finite value, l = 0, or a bad batch size or option
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import "@tensorflow/tfjs-backend-cpu"; // the caller chooses the backend
  * import { discriminativeSelect } from "./discriminative.ts";
  * import { makeRng } from "../tensor/rng.ts";
@@ -287,7 +290,7 @@ export function discriminativeScores(
  *   epochs: 50,
  *   learningRate: 0.05,
  * });
- * console.assert([...picks].sort().join() === "2,3");
+ * assert([...picks].sort().join() === "2,3");
  * ```
  */
 export function discriminativeSelect(

@@ -30,13 +30,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emocScores } from "./emoc.ts";
  * // Two candidates with 1-D features 1 and -2, both as references.
  * const probs = new Float32Array([0.5, 0.5, 0.8, 0.2]);
  * const h = new Float32Array([1, -2]);
  * const s = emocScores(probs, h, 2, 2, 1, { reference: [0, 1], output: "logits" });
  * // 2 (1 - Σ p²) times the mean of |h·h' + 1|: 1 * (2 + 1) / 2 and 0.64 * (1 + 5) / 2.
- * console.assert(Math.abs(s[0]! - 1.5) < 1e-6 && Math.abs(s[1]! - 1.92) < 1e-6);
+ * assert(Math.abs(s[0]! - 1.5) < 1e-6 && Math.abs(s[1]! - 1.92) < 1e-6);
  * ```
  *
  * @module
@@ -170,12 +171,13 @@ function _probsChange(q: Float64Array, refP: Float64Array, po: number, c: number
  *   or the reference set is empty while there are candidates
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emocScores } from "./emoc.ts";
  * // A confident candidate (0) changes little; an undecided one (1) more.
  * const probs = new Float32Array([0.99, 0.01, 0.5, 0.5]);
  * const h = new Float32Array([1, 0, 1, 0]);
  * const s = emocScores(probs, h, 2, 2, 2, { reference: [0, 1] });
- * console.assert(s[1]! > s[0]!);
+ * assert(s[1]! > s[0]!);
  * ```
  */
 export function emocScores(
@@ -256,9 +258,10 @@ export function emocScores(
  * @throws RangeError when n or m is not an integer >= 0
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emocReference } from "./emoc.ts";
  * const r = emocReference(100, 5, Math.random);
- * console.assert(r.length === 5 && new Set(r).size === 5);
+ * assert(r.length === 5 && new Set(r).size === 5);
  * ```
  */
 export function emocReference(n: number, m: number, rand: () => number): number[] {

@@ -21,9 +21,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { marginRankingLoss } from "./learning_loss.ts";
  * // One pair: the true losses say item 0 > item 1, the predictions agree by 0.25 < margin 1.
- * console.assert(marginRankingLoss([0.5, 0.25], [2, 1]) === 0.75);
+ * assert(marginRankingLoss([0.5, 0.25], [2, 1]) === 0.75);
  * ```
  *
  * @module
@@ -110,9 +111,10 @@ function _sign(v: number): number {
  * @throws RangeError when the lengths differ, there are fewer than 2 items, or the margin is negative
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { marginRankingLoss } from "./learning_loss.ts";
  * // Truth says item 0 > item 1, and the prediction agrees by 3 > 1: no loss.
- * console.assert(marginRankingLoss([4, 1], [0.9, 0.1]) === 0);
+ * assert(marginRankingLoss([4, 1], [0.9, 0.1]) === 0);
  * ```
  */
 export function marginRankingLoss(pred: ArrayLike<number>, target: ArrayLike<number>, margin = 1): number {
@@ -175,11 +177,12 @@ export function marginRankingLossTensor(pred: tf.Tensor1D, target: tf.Tensor1D, 
  * @throws RangeError when the labels do not fit the log-probabilities
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { perItemNll } from "./learning_loss.ts";
  * // One item, two samples giving its label probabilities 0.5 and 0.1: -log 0.3.
  * const lp = { data: new Float32Array([0.5, 0.5, 0.1, 0.9].map(Math.log)), n: 1, t: 2, c: 2 };
  * const nll = perItemNll(lp, new Int32Array([0]));
- * console.assert(Math.abs((nll[0] as number) + Math.log(0.3)) < 1e-6);
+ * assert(Math.abs((nll[0] as number) + Math.log(0.3)) < 1e-6);
  * ```
  */
 export function perItemNll(logProbs: LogProbs, labels: Int32Array): Float64Array {

@@ -157,10 +157,11 @@ function perLabel(
  * @throws RangeError on an unknown kind or aggregate
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { multiLabelScore } from "./multilabel.ts";
  * // One item, two samples, one label: p = 1 then p = 0 -> mean 0.5, BALD ln 2.
  * const lp = { data: new Float32Array([0, -Infinity]), n: 1, t: 2, l: 1 };
- * console.assert(Math.abs(multiLabelScore("bald", "max")(lp)[0]! - Math.LN2) < 1e-9);
+ * assert(Math.abs(multiLabelScore("bald", "max")(lp)[0]! - Math.LN2) < 1e-9);
  * ```
  */
 export function multiLabelScore(

@@ -17,10 +17,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { representativeSubset } from "./representative.ts";
  * // Pool: three rows along x, one along y. Shortlist rows 0 (x) and 3 (y); one pick covers the x rows.
  * const x = new Float32Array([1, 0, 2, 0, 3, 0.1, 0, 1]);
- * console.assert(representativeSubset(x, 4, 2, [3, 0], 1).join() === "0");
+ * assert(representativeSubset(x, 4, 2, [3, 0], 1).join() === "0");
  * ```
  *
  * @module
@@ -114,10 +115,11 @@ function _simRows4(
  *   integer >= 0
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { representativeSubset } from "./representative.ts";
  * // Four rows along x, three along y, one on the diagonal; the diagonal row covers most.
  * const x = new Float32Array([1, 0, 1, 0, 2, 0, 1, 0, 0, 1, 0, 3, 0, 1, 1, 1]);
- * console.assert(representativeSubset(x, 8, 2, [0, 4, 7], 1).join() === "7");
+ * assert(representativeSubset(x, 8, 2, [0, 4, 7], 1).join() === "7");
  * ```
  */
 export function representativeSubset(

@@ -20,9 +20,10 @@ export interface NonFiniteCounts {
  * @returns the counts
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { countNonFinite } from "./score_check.ts";
  * const c = countNonFinite([1, NaN, Infinity, -Infinity, NaN]);
- * console.assert(c.nan === 2 && c.posInf === 1 && c.negInf === 1);
+ * assert(c.nan === 2 && c.posInf === 1 && c.negInf === 1);
  * ```
  */
 export function countNonFinite(

@@ -199,9 +199,10 @@ export const margin: ScoreFn = (lp) => {
  * @throws RangeError when the shape does not match the data
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { meanPredictive } from "./scores.ts";
  * const lp = { data: new Float32Array([1, 0, 0.5, 0.5].map(Math.log)), n: 1, t: 2, c: 2 };
- * console.assert(meanPredictive(lp).join() === "0.75,0.25");
+ * assert(meanPredictive(lp).join() === "0.75,0.25");
  * ```
  */
 export function meanPredictive(logProbs_N_T_C: LogProbs): Float32Array {

@@ -43,10 +43,11 @@ import type { LogProbs, ScoreFn } from "./scores.ts";
  * @throws RangeError when u is not a positive integer
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { topUEntropy } from "./top_u.ts";
  * // One item, two samples that rank (0.9, 0.1) and (0.2, 0.8): top-1 classes 0 and 1.
  * const lp = { data: new Float32Array([0.9, 0.1, 0.2, 0.8].map(Math.log)), n: 1, t: 2, c: 2 };
- * console.assert(Math.abs(topUEntropy(1)(lp, Math.random)[0]! - Math.LN2) < 1e-9);
+ * assert(Math.abs(topUEntropy(1)(lp, Math.random)[0]! - Math.LN2) < 1e-9);
  * ```
  */
 export function topUEntropy(u: number): ScoreFn {

@@ -144,11 +144,12 @@ function loadStage(
  * @returns the load stage (`load/image-folder`), keyed by the images' bytes
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { composeExperiment, source } from "../../dsl/compose.ts";
  * import { imageFolder } from "./image_sources.ts";
  * const data = source(imageFolder("data/pets", { testFraction: 0.25 }));
  * const exp = composeExperiment({ name: "pets", load: data, runs: () => [] });
- * console.assert(exp.load.stage.params["folder"] === "data/pets");
+ * assert(exp.load.stage.params["folder"] === "data/pets");
  * ```
  */
 export function imageFolder(
@@ -174,10 +175,11 @@ export function imageFolder(
  * @returns the load stage (`load/npz`), keyed by the archive's bytes and the options
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { source } from "../../dsl/compose.ts";
  * import { npzImages } from "./image_sources.ts";
  * const data = source(npzImages("data/digits.npz", { x: "images", y: "labels", classes: 10 }));
- * console.assert(data.stage.name === "load/npz");
+ * assert(data.stage.name === "load/npz");
  * ```
  */
 export function npzImages(path: string, opts: NpzSourceOptions = {}): Stage<Record<string, never>, ImageData> {
@@ -194,10 +196,11 @@ export function npzImages(path: string, opts: NpzSourceOptions = {}): Stage<Reco
  * @returns the load stage (`load/npy`), keyed by the files' bytes and the options
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { source } from "../../dsl/compose.ts";
  * import { npyImages } from "./image_sources.ts";
  * const data = source(npyImages("data/x.npy", "data/y.npy", { testFraction: 0.1 }));
- * console.assert(data.stage.params["y"] === "data/y.npy");
+ * assert(data.stage.params["y"] === "data/y.npy");
  * ```
  */
 export function npyImages(
@@ -223,9 +226,10 @@ export function npyImages(
  * @returns the load stage
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { presetImages } from "./image_sources.ts";
  * const stage = presetImages({ folder: "data/pets" }, "examples");
- * console.assert(stage.params["folder"] === "examples/data/pets");
+ * assert(stage.params["folder"] === "examples/data/pets");
  * ```
  */
 export function presetImages(

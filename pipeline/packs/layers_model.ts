@@ -106,10 +106,11 @@ export const layersPosteriors = ["mc-dropout", "deterministic", "ensemble"] as c
  * @returns what `f` returns
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { withSeededRandom } from "./layers_model.ts";
  * const a = withSeededRandom(7, () => [Math.random(), Math.random()]);
  * const b = withSeededRandom(7, () => [Math.random(), Math.random()]);
- * console.assert(a.join() === b.join());
+ * assert(a.join() === b.join());
  * ```
  */
 export function withSeededRandom<T>(seed: number | Rng, f: () => T): T {
@@ -468,6 +469,7 @@ function checkTrain(train: LayersTrainOptions): void {
  * @returns the pack
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tfl from "@tensorflow/tfjs-layers";
  * import { layersModel } from "./layers_model.ts";
  * const pack = layersModel(
@@ -478,7 +480,7 @@ function checkTrain(train: LayersTrainOptions): void {
  *   ] }),
  *   { epochs: 5, batchSize: 32, learningRate: 1e-3, weightDecay: 0, init: "scratch" },
  * );
- * console.assert(pack.init === "scratch");
+ * assert(pack.init === "scratch");
  * ```
  */
 export function layersModel(build: () => tfl.LayersModel, train: LayersTrainOptions): LayersModelPack {

@@ -23,8 +23,9 @@ export interface Rng {
  * @returns the generator
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const a = makeRng(1), b = makeRng(1);
- * console.assert(a.next() === b.next());
+ * assert(a.next() === b.next());
  * ```
  */
 export function makeRng(seed: number): Rng {

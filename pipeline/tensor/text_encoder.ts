@@ -21,6 +21,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { encodeFeatures, hashTexts, trainEncoder } from "./text_encoder.ts";
@@ -29,7 +30,7 @@
  * const { encoder } = trainEncoder(bags, [0, 1], new Float32Array([1, 0, 0, 1]), 2, {
  *   dim: 4, hidden: 4, epochs: 2, batchSize: 2, learningRate: 0.01, seed: 1, output: "softmax",
  * });
- * console.assert(encodeFeatures(encoder, bags, [0, 1]).length === 2 * 4);
+ * assert(encodeFeatures(encoder, bags, [0, 1]).length === 2 * 4);
  * ```
  *
  * @module
@@ -68,8 +69,9 @@ export interface HashedBags {
  * @returns its tokens, in order
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tokenize } from "./text_encoder.ts";
- * console.assert(tokenize("U.S. Wheat-exports, 1987!").join() === "u,s,wheat,exports,1987");
+ * assert(tokenize("U.S. Wheat-exports, 1987!").join() === "u,s,wheat,exports,1987");
  * ```
  */
 export function tokenize(text: string): string[] {

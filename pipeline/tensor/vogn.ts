@@ -141,8 +141,9 @@ function unitInterval(name: string, v: number): number {
  * @throws RangeError for inconsistent sizes, labels out of range or bad options
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const head = fitVognHead(new Float32Array([0, 1, 1, 0]), 2, 2, new Int32Array([0, 1]), 2, { epochs: 5 });
- * console.assert(head.mean.length === 3 * 2);
+ * assert(head.mean.length === 3 * 2);
  * ```
  */
 export function fitVognHead(
@@ -395,8 +396,9 @@ function softplus(z: number): number {
  * @throws RangeError for inconsistent sizes or bad options
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const head = fitVognSigmoidHead(new Float32Array([0, 1, 1, 0]), 2, 2, new Uint8Array([1, 0, 0, 1]), 2, { epochs: 5 });
- * console.assert(head.mean.length === 3 * 2);
+ * assert(head.mean.length === 3 * 2);
  * ```
  */
 export function fitVognSigmoidHead(

@@ -37,10 +37,11 @@ function loadImportMap(): Promise<Readonly<Record<string, string>>> {
  * @returns the specifiers
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { importSpecifiers } from "./module_hash.ts";
  * // (The example names real files: this module's own text is hashed too, comments included.)
  * const found = importSpecifiers('import { a } from "./key.ts";\nexport * from "../results.ts";\nconst c = await import("./store.ts");');
- * console.assert(found.join() === "./key.ts,../results.ts,./store.ts");
+ * assert(found.join() === "./key.ts,../results.ts,./store.ts");
  * ```
  */
 export function importSpecifiers(source: string): string[] {
