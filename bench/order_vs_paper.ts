@@ -13,7 +13,8 @@
  *   do not overlap, and the opposite pairs beyond the spread listed by name.
  *
  * Only cells whose every seed finished are compared (with `--partial`, any
- * cell with a seed); pairs the paper ties are not counted.
+ * cell with a seed, and a single seed is never "beyond the spread"); pairs the
+ * paper ties are not counted.
  *
  * Used by `bench/error_table.ts --paper FILE`, which prints this after its table.
  *
@@ -111,7 +112,7 @@ export interface PairVerdict {
   /** Our mean and std for `lower`, then `higher`. */
   readonly ours: readonly [readonly [number, number], readonly [number, number]];
   readonly sameOrder: boolean;
-  /** Our two mean ± std intervals do not overlap. */
+  /** Our two mean ± std intervals do not overlap (never with a single seed on either side: it has no spread). */
   readonly beyondSpread: boolean;
 }
 
@@ -125,7 +126,8 @@ export interface LineOrder {
   readonly pairs: readonly PairVerdict[];
 }
 
-type Cell = [number, number];
+/** Our mean and std over a cell's seeds, and how many seeds it has. */
+type Cell = [number, number, number];
 
 function compareLine(name: string, items: readonly string[], ours: Map<string, Cell>, paper: Map<string, number>) {
   const shared = items.filter((i) => ours.has(i) && paper.has(i));
@@ -137,7 +139,7 @@ function compareLine(name: string, items: readonly string[], ours: Map<string, C
       const [a, b] = [shared[i]!, shared[j]!];
       if (paper.get(a) === paper.get(b)) continue;
       const [lower, higher] = paper.get(a)! < paper.get(b)! ? [a, b] : [b, a];
-      const [ml, sl] = ours.get(lower)!, [mh, sh] = ours.get(higher)!;
+      const [ml, sl, nl] = ours.get(lower)!, [mh, sh, nh] = ours.get(higher)!;
       pairs.push({
         within: name,
         lower,
@@ -145,7 +147,7 @@ function compareLine(name: string, items: readonly string[], ours: Map<string, C
         paper: [paper.get(lower)!, paper.get(higher)!],
         ours: [[ml, sl], [mh, sh]],
         sameOrder: ml < mh,
-        beyondSpread: Math.abs(mh - ml) > sl + sh,
+        beyondSpread: nl > 1 && nh > 1 && Math.abs(mh - ml) > sl + sh,
       });
     }
   }
@@ -169,7 +171,7 @@ export function orderVsPaper(
   const cell = (row: string, column: string): Cell | undefined => {
     const values = [...(table.cells.get(row)?.get(column)?.values() ?? [])];
     if (values.length === 0 || (!partial && values.length < table.seeds.length)) return undefined;
-    return meanStd(values);
+    return [...meanStd(values), values.length];
   };
   const rows = paper.rows.filter((r) => table.rows.includes(r));
   const columns = paper.columns.filter((c) => table.columns.includes(c));

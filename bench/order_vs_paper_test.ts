@@ -77,7 +77,11 @@ Deno.test("orderVsPaper: each pair the paper orders, same or opposite, beyond th
   // With partial, C's one seed (3%) joins: the paper ties B and C (2 and 2), so that pair is not counted.
   const partial = orderVsPaper(errorTable(records, 500, "preset"), paper, true).byRow[1]!;
   assertEquals(partial.ours, ["C", "A", "B"]);
-  assertEquals(partial.pairs.map((p) => [p.lower, p.higher]), [["B", "A"], ["C", "A"]]);
+  // C (one seed, 3%) against A (4 ± 0): the same order as the paper's, but one seed has no spread to be beyond.
+  assertEquals(partial.pairs.map((p) => [p.lower, p.higher, p.sameOrder, p.beyondSpread]), [
+    ["B", "A", false, true],
+    ["C", "A", true, false],
+  ]);
   const text = orderMarkdown({ byRow, byColumn }, "acquisition", "preset");
   assertEquals(text.includes("| random | B < A < C | B < A < C | 1.00 | 3 (2) / 0 (0) of 3 |"), true);
   assertEquals(text.includes("- vr: paper B 2% < A 3%; ours B 5.00 ± 0.71%, A 4.00 ± 0.00%"), true);
