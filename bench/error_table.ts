@@ -20,17 +20,9 @@
 import { parseArgs } from "node:util";
 import { meanStd, readRounds, type RoundRecord } from "../pipeline/run/results.ts";
 import { FINISHED_RUNS_FILE, readFinishedRuns } from "../pipeline/run/finished_runs.ts";
-import { orderMarkdown, orderVsPaper, parsePaperTable } from "./order_vs_paper.ts";
+import { type ErrorTable, orderMarkdown, orderVsPaper, parsePaperTable } from "./order_vs_paper.ts";
 
-/** The cells of the table: test error (%) per acquisition, column and seed. */
-export interface ErrorTable {
-  readonly rows: readonly string[];
-  readonly columns: readonly string[];
-  /** Error (%) by row, then column, then seed. */
-  readonly cells: ReadonlyMap<string, ReadonlyMap<string, ReadonlyMap<number, number>>>;
-  /** The seeds present anywhere in the records. */
-  readonly seeds: readonly number[];
-}
+export type { ErrorTable };
 
 /**
  * The name of a variant's column: the value of `field` inside it (as the

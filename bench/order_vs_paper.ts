@@ -22,7 +22,16 @@
  */
 import { parse as parseCsv } from "csv-parse/sync";
 import { meanStd } from "../pipeline/run/results.ts";
-import type { ErrorTable } from "./error_table.ts";
+
+/** A study's test error (%) per acquisition, column and seed, as `bench/error_table.ts` collects it. */
+export interface ErrorTable {
+  readonly rows: readonly string[];
+  readonly columns: readonly string[];
+  /** Error (%) by row, then column, then seed. */
+  readonly cells: ReadonlyMap<string, ReadonlyMap<string, ReadonlyMap<number, number>>>;
+  /** The seeds present anywhere in the records. */
+  readonly seeds: readonly number[];
+}
 
 /** A paper's table: error (%) by row (acquisition), then column. */
 export interface PaperTable {
