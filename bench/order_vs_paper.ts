@@ -49,11 +49,13 @@ export interface PaperTable {
  * @throws Error naming file:line and column for a cell that is not a number; csv-parse's, with its line, for a row of the wrong length
  */
 export function parsePaperTable(text: string, file: string): PaperTable {
-  const lines = text.replaceAll("\r\n", "\n").split("\n");
   let records: { record: string[]; info: { lines: number } }[];
   try {
-    records = parseCsv(lines.map((l) => (l.trimStart().startsWith("#") ? "" : l)).join("\n"), {
+    // csv-parse counts lines wrongly across "\r\n"; "\n" alone is counted right.
+    records = parseCsv(text.replaceAll("\r\n", "\n"), {
       info: true,
+      comment: "#",
+      comment_no_infix: true,
       skip_empty_lines: true,
       trim: true,
     }) as unknown as { record: string[]; info: { lines: number } }[];
@@ -185,7 +187,10 @@ export function orderVsPaper(
   const rows = paper.rows.filter((r) => table.rows.includes(r));
   const columns = paper.columns.filter((c) => table.columns.includes(c));
   const collect = (pick: (item: string) => Cell | undefined, items: readonly string[]) =>
-    new Map(items.flatMap((i) => (pick(i) === undefined ? [] : [[i, pick(i)!] as [string, Cell]])));
+    new Map(items.flatMap((i): [string, Cell][] => {
+      const c = pick(i);
+      return c === undefined ? [] : [[i, c]];
+    }));
   const byRow = rows.map((row) =>
     compareLine(row, columns, collect((c) => cell(row, c), columns), new Map(paper.values.get(row)!))
   );
