@@ -11,16 +11,24 @@
  *
  * With `--paper FILE` (the paper's table as CSV, in the same layout: see
  * `bench/order_vs_paper.ts`), the table is followed by the study's orderings
- * beside the paper's.
+ * beside the paper's, and with `--versus COLUMN` each column against that one
+ * (ours and the paper's differences).
  *
- * Usage: `deno run -A bench/error_table.ts <results dir> --labelled 500 [--column preset] [--partial] [--paper FILE] [--out FILE]`.
+ * Usage: `deno run -A bench/error_table.ts <results dir> --labelled 500 [--column preset] [--partial] [--paper FILE [--versus COLUMN]] [--out FILE]`.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { meanStd, readRounds, type RoundRecord } from "../pipeline/run/results.ts";
 import { FINISHED_RUNS_FILE, readFinishedRuns } from "../pipeline/run/finished_runs.ts";
-import { type ErrorTable, orderMarkdown, orderVsPaper, parsePaperTable } from "./order_vs_paper.ts";
+import {
+  type ErrorTable,
+  orderMarkdown,
+  orderVsPaper,
+  parsePaperTable,
+  versusColumn,
+  versusMarkdown,
+} from "./order_vs_paper.ts";
 
 export type { ErrorTable };
 
@@ -121,6 +129,7 @@ if (import.meta.main) {
       labelled: { type: "string" },
       column: { type: "string" },
       paper: { type: "string" },
+      versus: { type: "string" },
       out: { type: "string" },
       partial: { type: "boolean", default: false },
     },
@@ -129,9 +138,12 @@ if (import.meta.main) {
   const labelled = Number(args.values.labelled);
   if (!dir || !Number.isInteger(labelled) || labelled <= 0) {
     throw new Error(
-      "usage: deno run -A bench/error_table.ts <results dir> --labelled N [--column FIELD] [--partial] [--paper FILE] [--out FILE] " +
+      "usage: deno run -A bench/error_table.ts <results dir> --labelled N [--column FIELD] [--partial] [--paper FILE [--versus COLUMN]] [--out FILE] " +
         `(got dir ${dir ?? "none"}, --labelled ${args.values.labelled ?? "none"})`,
     );
+  }
+  if (args.values.versus && !args.values.paper) {
+    throw new Error("--versus needs --paper: it sets each column against the reference beside the paper's differences");
   }
   const records = await readStudyRecords(dir);
   const table = errorTable(records, labelled, args.values.column);
@@ -140,6 +152,11 @@ if (import.meta.main) {
     const paper = parsePaperTable(await Deno.readTextFile(args.values.paper), args.values.paper);
     const orders = orderVsPaper(table, paper, args.values.partial);
     text += `\n\n${orderMarkdown(orders, "acquisition", args.values.column ?? "column")}`;
+    if (args.values.versus) {
+      const lines = versusColumn(table, paper, args.values.versus, args.values.partial);
+      const rows = paper.rows.filter((r) => table.rows.includes(r));
+      text += `\n\n${versusMarkdown(lines, args.values.versus, rows, args.values.column ?? "column")}`;
+    }
   }
   console.log(text);
   if (args.values.out) await Deno.writeTextFile(args.values.out, text + "\n");

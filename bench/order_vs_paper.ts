@@ -12,6 +12,11 @@
  *   "opposite", each "beyond the spread" when our two mean ± std intervals
  *   do not overlap, and the opposite pairs beyond the spread listed by name.
  *
+ * With a reference column (`--versus BNN`), it also prints each other column
+ * against it under each acquisition: our mean difference, whether it is
+ * beyond the spread, and the paper's difference, which tests claims such as
+ * "BNN-1, BNN-2 and BNN-3 all outperformed the BNN".
+ *
  * Only cells whose every seed finished are compared (with `--partial`, any
  * cell with a seed, and a single seed is never "beyond the spread"); pairs the
  * paper ties are not counted.
@@ -253,5 +258,109 @@ export function orderMarkdown(
         pct(p.ours[0])
       }, ${p.higher} ${pct(p.ours[1])}`
     ),
+  ].join("\n");
+}
+
+/** One column against the reference column under one row (acquisition). */
+export interface VersusCell {
+  readonly row: string;
+  /** Our mean error of the column minus the reference's (percentage points; negative: the column is better). */
+  readonly ours: number;
+  /** Our two mean ± std intervals do not overlap (never with a single seed on either side). */
+  readonly beyondSpread: boolean;
+  /** The paper's error of the column minus the reference's. */
+  readonly paper: number;
+}
+
+/** A column against the reference under every row both tables have. */
+export interface VersusLine {
+  readonly column: string;
+  readonly cells: readonly VersusCell[];
+}
+
+/**
+ * Each column of the paper's table that we have, against one reference
+ * column, under each row.
+ *
+ * @param table ours, from {@link errorTable}
+ * @param paper the paper's, from {@link parsePaperTable}
+ * @param reference the column the others are set against (e.g. "BNN")
+ * @param partial compare cells that have some of the seeds (a study still running)
+ * @returns one line per other column; a row is left out where either side lacks the cell
+ * @throws Error when the reference is not a column of both tables
+ */
+export function versusColumn(
+  table: ErrorTable,
+  paper: PaperTable,
+  reference: string,
+  partial = false,
+): VersusLine[] {
+  if (!table.columns.includes(reference) || !paper.columns.includes(reference)) {
+    throw new Error(
+      `--versus ${reference}: not a column of both tables (ours: ${table.columns.join(", ")}; paper's: ${
+        paper.columns.join(", ")
+      })`,
+    );
+  }
+  const cell = (row: string, column: string): Cell | undefined => {
+    const values = [...(table.cells.get(row)?.get(column)?.values() ?? [])];
+    if (values.length === 0 || (!partial && values.length < table.seeds.length)) return undefined;
+    return [...meanStd(values), values.length];
+  };
+  const rows = paper.rows.filter((r) => table.rows.includes(r));
+  return paper.columns.filter((c) => c !== reference && table.columns.includes(c)).map((column) => ({
+    column,
+    cells: rows.flatMap((row): VersusCell[] => {
+      const [ours, base] = [cell(row, column), cell(row, reference)];
+      if (ours === undefined || base === undefined) return [];
+      return [{
+        row,
+        ours: ours[0] - base[0],
+        beyondSpread: ours[2] > 1 && base[2] > 1 && Math.abs(ours[0] - base[0]) > ours[1] + base[1],
+        paper: paper.values.get(row)!.get(column)! - paper.values.get(row)!.get(reference)!,
+      }];
+    }),
+  }));
+}
+
+/**
+ * The comparison against the reference as markdown: one row per column, one
+ * cell per acquisition, then for each column how many acquisitions have it
+ * better than the reference, ours and the paper's.
+ *
+ * @param lines from {@link versusColumn}
+ * @param reference the reference column's name
+ * @param rows the acquisitions, in the order to show them
+ * @param columnLabel what the columns are (e.g. "preset")
+ * @returns markdown
+ */
+export function versusMarkdown(
+  lines: readonly VersusLine[],
+  reference: string,
+  rows: readonly string[],
+  columnLabel = "column",
+): string {
+  const signed = (x: number) => `${x > 0 ? "+" : x < 0 ? "−" : "±"}${Math.abs(x).toFixed(2)}`;
+  const text = (c: VersusCell | undefined) =>
+    c === undefined
+      ? "not run yet"
+      : `${signed(c.ours)}${c.beyondSpread ? " (beyond spread)" : ""}; paper ${signed(c.paper)}${
+        Math.sign(c.ours) === Math.sign(c.paper) ? "" : " (other side)"
+      }`;
+  const count = (cells: readonly VersusCell[]) => {
+    const better = cells.filter((c) => c.ours < 0);
+    return `${better.length} (${better.filter((c) => c.beyondSpread).length}) of ${cells.length} / ` +
+      `${cells.filter((c) => c.paper < 0).length} of ${cells.length}`;
+  };
+  return [
+    `Each ${columnLabel} against ${reference}: its error minus ${reference}'s, in points (negative: lower error than ${reference}), ours and the paper's`,
+    "",
+    `| ${columnLabel} | ${rows.join(" | ")} | better than ${reference} under: ours (beyond spread) / paper's |`,
+    `| --- |${rows.map(() => " --- |").join("")} --- |`,
+    ...lines.map((l) =>
+      `| ${l.column} | ${rows.map((r) => text(l.cells.find((c) => c.row === r))).join(" | ")} | ${count(l.cells)} |`
+    ),
+    "",
+    `"(other side)": our difference and the paper's have opposite signs.`,
   ].join("\n");
 }

@@ -1,7 +1,14 @@
 import { assertAlmostEquals, assertEquals, assertRejects } from "../tests/asserts.ts";
 import type { RoundRecord } from "../pipeline/run/results.ts";
 import { errorTable } from "./error_table.ts";
-import { kendallTauB, orderMarkdown, orderVsPaper, parsePaperTable } from "./order_vs_paper.ts";
+import {
+  kendallTauB,
+  orderMarkdown,
+  orderVsPaper,
+  parsePaperTable,
+  versusColumn,
+  versusMarkdown,
+} from "./order_vs_paper.ts";
 
 const r = (acquisition: string, preset: string, seed: number, accuracy: number): RoundRecord =>
   ({
@@ -39,22 +46,23 @@ Deno.test("parsePaperTable: comments, % signs, and errors naming file:line and c
   );
 });
 
+const records = [
+  r("random", "A", 0, 0.9),
+  r("random", "A", 1, 0.88),
+  r("random", "B", 0, 0.95),
+  r("random", "B", 1, 0.93),
+  r("random", "C", 0, 0.885),
+  r("random", "C", 1, 0.875),
+  r("vr", "A", 0, 0.96),
+  r("vr", "A", 1, 0.96),
+  r("vr", "B", 0, 0.955),
+  r("vr", "B", 1, 0.945),
+  r("vr", "C", 0, 0.97),
+];
+
 Deno.test("orderVsPaper: each pair the paper orders, same or opposite, beyond the spread or not", () => {
   // Ours (error %, seeds 0 and 1): random A 10, 12 (11 ± 1.41), B 5, 7 (6 ± 1.41), C 11.5, 12.5 (12 ± 0.71);
   // vr A 4, 4 (4 ± 0), B 4.5, 5.5 (5 ± 0.71); C missing seed 1.
-  const records = [
-    r("random", "A", 0, 0.9),
-    r("random", "A", 1, 0.88),
-    r("random", "B", 0, 0.95),
-    r("random", "B", 1, 0.93),
-    r("random", "C", 0, 0.885),
-    r("random", "C", 1, 0.875),
-    r("vr", "A", 0, 0.96),
-    r("vr", "A", 1, 0.96),
-    r("vr", "B", 0, 0.955),
-    r("vr", "B", 1, 0.945),
-    r("vr", "C", 0, 0.97),
-  ];
   const paper = parsePaperTable("acquisition,A,B,C\nrandom,6,5,7\nvr,3,2,2\n", "p.csv");
   const { byRow, byColumn } = orderVsPaper(errorTable(records, 500, "preset"), paper);
   const random = byRow[0]!;
@@ -85,4 +93,32 @@ Deno.test("orderVsPaper: each pair the paper orders, same or opposite, beyond th
   const text = orderMarkdown({ byRow, byColumn }, "acquisition", "preset");
   assertEquals(text.includes("| random | B < A < C | B < A < C | 1.00 | 3 (2) / 0 (0) of 3 |"), true);
   assertEquals(text.includes("- vr: paper B 2% < A 3%; ours B 5.00 ± 0.71%, A 4.00 ± 0.00%"), true);
+});
+
+Deno.test("versusColumn: each column minus the reference, beyond the spread or not, beside the paper's difference", async () => {
+  // The records above against column A. random: B 6 - A 11 = -5, gap 5 > 1.41 + 1.41: beyond; paper 5 - 6 = -1.
+  // C 12 - 11 = +1, within (1 < 1.41 + 0.71); paper 7 - 6 = +1. vr: B 5 - A 4 = +1 > 0.71 + 0: beyond; paper
+  // 2 - 3 = -1, the other side. vr C has one seed of two: left out (with partial, 3 - 4 = -1, never beyond).
+  const paper = parsePaperTable("acquisition,A,B,C\nrandom,6,5,7\nvr,3,2,2\n", "p.csv");
+  const table = errorTable(records, 500, "preset");
+  const lines = versusColumn(table, paper, "A");
+  const rounded = (x: number) => Math.round(x * 1e9) / 1e9;
+  assertEquals(lines.map((l) => [l.column, l.cells.map((c) => [c.row, rounded(c.ours), c.beyondSpread, c.paper])]), [
+    ["B", [["random", -5, true, -1], ["vr", 1, true, -1]]],
+    ["C", [["random", 1, false, 1]]],
+  ]);
+  const partial = versusColumn(table, paper, "A", true)[1]!.cells[1]!;
+  assertEquals([partial.row, rounded(partial.ours), partial.beyondSpread, partial.paper], ["vr", -1, false, -1]);
+  const text = versusMarkdown(lines, "A", ["random", "vr"], "preset");
+  assertEquals(
+    text.includes(
+      "| B | −5.00 (beyond spread); paper −1.00 | +1.00 (beyond spread); paper −1.00 (other side) | 1 (1) of 2 / 2 of 2 |",
+    ),
+    true,
+  );
+  assertEquals(text.includes("| C | +1.00; paper +1.00 | not run yet | 0 (0) of 1 / 0 of 1 |"), true);
+  await assertRejects(
+    () => versusColumn(table, paper, "D"),
+    /^--versus D: not a column of both tables \(ours: A, B, C; paper's: A, B, C\)$/,
+  );
 });
