@@ -27,7 +27,7 @@ def ledger_lines():
     if os.path.exists(path): return open(path).read().splitlines()
     git = lambda *a: subprocess.run(["git", *a], capture_output=True, text=True, check=True).stdout
     last = git("log", "-1", "--format=%H", "--", path).strip()  # the commit that removed it, or the last one to change it
-    at = last if subprocess.run(["git", "cat-file", "-e", f"{last}:{path}"]).returncode == 0 else f"{last}^"
+    at = last if subprocess.run(["git", "cat-file", "-e", f"{last}:{path}"], stderr=subprocess.DEVNULL).returncode == 0 else f"{last}^"
     return git("show", f"{at}:{path}").splitlines()
 n = len([l for l in ledger_lines() if l.strip()])
 s = re.sub(r"\*\*What this covers: \d+ of the study's 72 runs\*\*", f"**What this covers: {n} of the study's 72 runs**", s)
