@@ -11,10 +11,10 @@
  *
  * With `--paper FILE` (the paper's table as CSV, in the same layout: see
  * `bench/order_vs_paper.ts`), the table is followed by the study's orderings
- * beside the paper's, and with `--versus COLUMN` each column against that one
- * (ours and the paper's differences).
+ * beside the paper's; with `--versus COLUMN` each column against that one, and
+ * with `--pairs A:B,C:D` each chosen pair (ours and the paper's differences).
  *
- * Usage: `deno run -A bench/error_table.ts <results dir> --labelled 500 [--column preset] [--partial] [--paper FILE [--versus COLUMN]] [--out FILE]`.
+ * Usage: `deno run -A bench/error_table.ts <results dir> --labelled 500 [--column preset] [--partial] [--paper FILE [--versus COLUMN] [--pairs A:B,...]] [--out FILE]`.
  *
  * @module
  */
@@ -25,9 +25,11 @@ import {
   type ErrorTable,
   orderMarkdown,
   orderVsPaper,
+  parsePairs,
   parsePaperTable,
   versusColumn,
   versusMarkdown,
+  versusPairs,
 } from "./order_vs_paper.ts";
 
 export type { ErrorTable };
@@ -130,6 +132,7 @@ if (import.meta.main) {
       column: { type: "string" },
       paper: { type: "string" },
       versus: { type: "string" },
+      pairs: { type: "string" },
       out: { type: "string" },
       partial: { type: "boolean", default: false },
     },
@@ -138,12 +141,14 @@ if (import.meta.main) {
   const labelled = Number(args.values.labelled);
   if (!dir || !Number.isInteger(labelled) || labelled <= 0) {
     throw new Error(
-      "usage: deno run -A bench/error_table.ts <results dir> --labelled N [--column FIELD] [--partial] [--paper FILE [--versus COLUMN]] [--out FILE] " +
+      "usage: deno run -A bench/error_table.ts <results dir> --labelled N [--column FIELD] [--partial] [--paper FILE [--versus COLUMN] [--pairs A:B,...]] [--out FILE] " +
         `(got dir ${dir ?? "none"}, --labelled ${args.values.labelled ?? "none"})`,
     );
   }
-  if (args.values.versus && !args.values.paper) {
-    throw new Error("--versus needs --paper: it sets each column against the reference beside the paper's differences");
+  if ((args.values.versus || args.values.pairs) && !args.values.paper) {
+    throw new Error(
+      "--versus and --pairs need --paper: they set columns against each other beside the paper's differences",
+    );
   }
   const records = await readStudyRecords(dir);
   const table = errorTable(records, labelled, args.values.column);
@@ -152,10 +157,14 @@ if (import.meta.main) {
     const paper = parsePaperTable(await Deno.readTextFile(args.values.paper), args.values.paper);
     const orders = orderVsPaper(table, paper, args.values.partial);
     text += `\n\n${orderMarkdown(orders, "acquisition", args.values.column ?? "column")}`;
+    const rows = paper.rows.filter((r) => table.rows.includes(r));
     if (args.values.versus) {
       const lines = versusColumn(table, paper, args.values.versus, args.values.partial);
-      const rows = paper.rows.filter((r) => table.rows.includes(r));
-      text += `\n\n${versusMarkdown(lines, args.values.versus, rows, args.values.column ?? "column")}`;
+      text += `\n\n${versusMarkdown(lines, rows, args.values.column ?? "column")}`;
+    }
+    if (args.values.pairs) {
+      const lines = versusPairs(table, paper, parsePairs(args.values.pairs), args.values.partial);
+      text += `\n\n${versusMarkdown(lines, rows, args.values.column ?? "column")}`;
     }
   }
   console.log(text);

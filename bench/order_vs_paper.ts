@@ -272,9 +272,10 @@ export interface VersusCell {
   readonly paper: number;
 }
 
-/** A column against the reference under every row both tables have. */
+/** A column against a reference column under every row both tables have. */
 export interface VersusLine {
   readonly column: string;
+  readonly reference: string;
   readonly cells: readonly VersusCell[];
 }
 
@@ -295,12 +296,40 @@ export function versusColumn(
   reference: string,
   partial = false,
 ): VersusLine[] {
-  if (!table.columns.includes(reference) || !paper.columns.includes(reference)) {
-    throw new Error(
-      `--versus ${reference}: not a column of both tables (ours: ${table.columns.join(", ")}; paper's: ${
-        paper.columns.join(", ")
-      })`,
-    );
+  const others = paper.columns.filter((c) => c !== reference && table.columns.includes(c));
+  return versusPairs(table, paper, others.map((c) => [c, reference]), partial, "--versus");
+}
+
+/**
+ * Chosen pairs of columns, the first against the second, under each row:
+ * e.g. the poster's "Bayesian layers near the output are better than near the
+ * input" sets BNN-1 (Bayesian Dense2 only) against BNN1 (Bayesian Conv1 only).
+ *
+ * @param table ours, from {@link errorTable}
+ * @param paper the paper's, from {@link parsePaperTable}
+ * @param pairs each [column, reference]
+ * @param partial compare cells that have some of the seeds (a study still running)
+ * @param option the command-line option the pairs came from, for errors
+ * @returns one line per pair; a row is left out where either side lacks the cell
+ * @throws Error naming the first column that is not a column of both tables (with partial: of the paper's)
+ */
+export function versusPairs(
+  table: ErrorTable,
+  paper: PaperTable,
+  pairs: readonly (readonly [string, string])[],
+  partial = false,
+  option = "--pairs",
+): VersusLine[] {
+  for (const name of pairs.flat()) {
+    // A study still running may not have reached a column yet: with partial, its line shows "not run yet".
+    const notRunYet = partial && paper.columns.includes(name);
+    if (!notRunYet && (!table.columns.includes(name) || !paper.columns.includes(name))) {
+      throw new Error(
+        `${option} ${name}: not a column of both tables (ours: ${table.columns.join(", ")}; paper's: ${
+          paper.columns.join(", ")
+        })`,
+      );
+    }
   }
   const cell = (row: string, column: string): Cell | undefined => {
     const values = [...(table.cells.get(row)?.get(column)?.values() ?? [])];
@@ -308,8 +337,9 @@ export function versusColumn(
     return [...meanStd(values), values.length];
   };
   const rows = paper.rows.filter((r) => table.rows.includes(r));
-  return paper.columns.filter((c) => c !== reference && table.columns.includes(c)).map((column) => ({
+  return pairs.map(([column, reference]) => ({
     column,
+    reference,
     cells: rows.flatMap((row): VersusCell[] => {
       const [ours, base] = [cell(row, column), cell(row, reference)];
       if (ours === undefined || base === undefined) return [];
@@ -324,19 +354,34 @@ export function versusColumn(
 }
 
 /**
- * The comparison against the reference as markdown: one row per column, one
- * cell per acquisition, then for each column how many acquisitions have it
- * better than the reference, ours and the paper's.
+ * Parses `--pairs A:B,C:D` into [column, reference] pairs.
  *
- * @param lines from {@link versusColumn}
- * @param reference the reference column's name
+ * @param text the option's value
+ * @returns the pairs
+ * @throws Error naming the item that is not `column:reference`
+ */
+export function parsePairs(text: string): [string, string][] {
+  return text.split(",").map((item) => {
+    const parts = item.split(":").map((s) => s.trim());
+    if (parts.length !== 2 || parts[0] === "" || parts[1] === "") {
+      throw new Error(`--pairs: "${item}" is not column:reference (e.g. --pairs BNN-1:BNN1,BNN-2:BNN2)`);
+    }
+    return [parts[0]!, parts[1]!];
+  });
+}
+
+/**
+ * The comparison as markdown: one row per line, one cell per acquisition,
+ * then for each line how many acquisitions have its column better than its
+ * reference, ours and the paper's.
+ *
+ * @param lines from {@link versusColumn} or {@link versusPairs}
  * @param rows the acquisitions, in the order to show them
  * @param columnLabel what the columns are (e.g. "preset")
  * @returns markdown
  */
 export function versusMarkdown(
   lines: readonly VersusLine[],
-  reference: string,
   rows: readonly string[],
   columnLabel = "column",
 ): string {
@@ -345,22 +390,37 @@ export function versusMarkdown(
     c === undefined
       ? "not run yet"
       : `${signed(c.ours)}${c.beyondSpread ? " (beyond spread)" : ""}; paper ${signed(c.paper)}${
-        Math.sign(c.ours) === Math.sign(c.paper) ? "" : " (other side)"
+        c.paper === 0 ? " (paper tied)" : Math.sign(c.ours) === Math.sign(c.paper) ? "" : " (other side)"
       }`;
   const count = (cells: readonly VersusCell[]) => {
     const better = cells.filter((c) => c.ours < 0);
     return `${better.length} (${better.filter((c) => c.beyondSpread).length}) of ${cells.length} / ` +
       `${cells.filter((c) => c.paper < 0).length} of ${cells.length}`;
   };
+  const references = [...new Set(lines.map((l) => l.reference))];
+  const one = references.length === 1 ? references[0]! : undefined;
+  const [title, name, better] = one !== undefined
+    ? [
+      `Each ${columnLabel} against ${one}: its error minus ${one}'s, in points (negative: lower error than ${one}), ours and the paper's`,
+      (l: VersusLine) => l.column,
+      `better than ${one}`,
+    ]
+    : [
+      `Each pair of ${columnLabel}s: the first's error minus the second's, in points (negative: the first has the lower error), ours and the paper's`,
+      (l: VersusLine) => `${l.column} − ${l.reference}`,
+      "first better",
+    ];
   return [
-    `Each ${columnLabel} against ${reference}: its error minus ${reference}'s, in points (negative: lower error than ${reference}), ours and the paper's`,
+    title,
     "",
-    `| ${columnLabel} | ${rows.join(" | ")} | better than ${reference} under: ours (beyond spread) / paper's |`,
+    `| ${one !== undefined ? columnLabel : "pair"} | ${
+      rows.join(" | ")
+    } | ${better} under: ours (beyond spread) / paper's |`,
     `| --- |${rows.map(() => " --- |").join("")} --- |`,
     ...lines.map((l) =>
-      `| ${l.column} | ${rows.map((r) => text(l.cells.find((c) => c.row === r))).join(" | ")} | ${count(l.cells)} |`
+      `| ${name(l)} | ${rows.map((r) => text(l.cells.find((c) => c.row === r))).join(" | ")} | ${count(l.cells)} |`
     ),
     "",
-    `"(other side)": our difference and the paper's have opposite signs.`,
+    `"(other side)": our difference and the paper's have opposite signs; "(paper tied)": the paper has the two equal.`,
   ].join("\n");
 }

@@ -5,9 +5,11 @@ import {
   kendallTauB,
   orderMarkdown,
   orderVsPaper,
+  parsePairs,
   parsePaperTable,
   versusColumn,
   versusMarkdown,
+  versusPairs,
 } from "./order_vs_paper.ts";
 
 const r = (acquisition: string, preset: string, seed: number, accuracy: number): RoundRecord =>
@@ -109,7 +111,7 @@ Deno.test("versusColumn: each column minus the reference, beyond the spread or n
   ]);
   const partial = versusColumn(table, paper, "A", true)[1]!.cells[1]!;
   assertEquals([partial.row, rounded(partial.ours), partial.beyondSpread, partial.paper], ["vr", -1, false, -1]);
-  const text = versusMarkdown(lines, "A", ["random", "vr"], "preset");
+  const text = versusMarkdown(lines, ["random", "vr"], "preset");
   assertEquals(
     text.includes(
       "| B | −5.00 (beyond spread); paper −1.00 | +1.00 (beyond spread); paper −1.00 (other side) | 1 (1) of 2 / 2 of 2 |",
@@ -121,4 +123,50 @@ Deno.test("versusColumn: each column minus the reference, beyond the spread or n
     () => versusColumn(table, paper, "D"),
     /^--versus D: not a column of both tables \(ours: A, B, C; paper's: A, B, C\)$/,
   );
+});
+
+Deno.test("versusPairs: each chosen pair, first minus second, with its own reference; parsePairs names a bad item", async () => {
+  // The records above. B − C: random 6 − 12 = −6, gap 6 > 1.41 + 0.71: beyond; paper 5 − 7 = −2; vr C has one
+  // seed of two: left out. A − B: random 11 − 6 = +5, beyond; paper 6 − 5 = +1. vr 4 − 5 = −1, gap 1 > 0 + 0.71:
+  // beyond; paper 3 − 2 = +1, the other side.
+  const paper = parsePaperTable("acquisition,A,B,C\nrandom,6,5,7\nvr,3,2,2\n", "p.csv");
+  const table = errorTable(records, 500, "preset");
+  const pairs = parsePairs("B:C, A : B");
+  assertEquals(pairs, [["B", "C"], ["A", "B"]]);
+  const lines = versusPairs(table, paper, pairs);
+  const rounded = (x: number) => Math.round(x * 1e9) / 1e9;
+  assertEquals(
+    lines.map((l) => [l.column, l.reference, l.cells.map((c) => [c.row, rounded(c.ours), c.beyondSpread, c.paper])]),
+    [
+      ["B", "C", [["random", -6, true, -2]]],
+      ["A", "B", [["random", 5, true, 1], ["vr", -1, true, 1]]],
+    ],
+  );
+  const text = versusMarkdown(lines, ["random", "vr"], "preset");
+  assertEquals(text.includes("| pair | random | vr | first better under: ours (beyond spread) / paper's |"), true);
+  assertEquals(
+    text.includes("| B − C | −6.00 (beyond spread); paper −2.00 | not run yet | 1 (1) of 1 / 1 of 1 |"),
+    true,
+  );
+  assertEquals(
+    text.includes(
+      "| A − B | +5.00 (beyond spread); paper +1.00 | −1.00 (beyond spread); paper +1.00 (other side) | 1 (1) of 2 / 0 of 2 |",
+    ),
+    true,
+  );
+  // Where the paper has the two equal, neither side is "the other side".
+  const tied = parsePaperTable("acquisition,A,B,C\nrandom,6,6,7\nvr,3,2,2\n", "p.csv");
+  const tiedText = versusMarkdown(versusPairs(table, tied, [["A", "B"]]), ["random", "vr"], "preset");
+  assertEquals(tiedText.includes("| +5.00 (beyond spread); paper ±0.00 (paper tied) |"), true);
+  await assertRejects(() => parsePairs("B:C,A"), /^--pairs: "A" is not column:reference/);
+  await assertRejects(() => parsePairs("B:"), /^--pairs: "B:" is not column:reference/);
+  await assertRejects(
+    () => versusPairs(table, paper, [["B", "E"]]),
+    /^--pairs E: not a column of both tables \(ours: A, B, C; paper's: A, B, C\)$/,
+  );
+  // A column the paper has and a running study has not reached yet: with partial, its line is empty ("not run yet").
+  const wider = parsePaperTable("acquisition,A,B,C,D\nrandom,6,5,7,8\nvr,3,2,2,1\n", "p.csv");
+  await assertRejects(() => versusPairs(table, wider, [["D", "A"]]), /^--pairs D: not a column of both tables/);
+  assertEquals(versusPairs(table, wider, [["D", "A"]], true), [{ column: "D", reference: "A", cells: [] }]);
+  await assertRejects(() => versusPairs(table, wider, [["E", "A"]], true), /^--pairs E: not a column of both tables/);
 });

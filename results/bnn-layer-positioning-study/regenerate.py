@@ -12,7 +12,8 @@ def tool(n, extra):
 parts = {
     "table-500": tool(500, []),
     "table-300": tool(300, []),
-    "orders-500": tool(500, ["--paper", f"{d}/poster-table2.csv", "--versus", "BNN"]).split("\n\n", 1)[1],
+    "orders-500": tool(500, ["--paper", f"{d}/poster-table2.csv", "--versus", "BNN",
+                                 "--pairs", "BNN-1:BNN1,BNN-2:BNN2,BNN-3:BNN3"]).split("\n\n", 1)[1],
 }
 p = f"{d}/comparison.md"
 s = open(p).read()
