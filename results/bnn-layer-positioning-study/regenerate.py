@@ -37,7 +37,16 @@ print("runs", n)
 # coverage and compute, per preset, from the ledger
 import json, statistics
 order = ["BNN", "BNN-1", "BNN-2", "BNN-3", "BNN1", "BNN2", "BNN3", "CNN"]
-runs = [json.loads(l) for l in ledger_lines() if l.strip()]
+runs = {r["label"]: r for r in (json.loads(l) for l in ledger_lines() if l.strip())}
+# The last runs may end after the ledger's last commit; meta.json (written when the study ends) has the final
+# process's runs with their wallSeconds.
+if os.path.exists(f"{d}/meta.json"):
+    for job in json.load(open(f"{d}/meta.json"))["jobs"]:
+        runs[job["run"]] = {"label": job["run"], "wallSeconds": job["wallSeconds"]}
+runs = list(runs.values())
+n = len(runs)
+s = open(p).read()
+s = re.sub(r"\*\*What this covers: \d+ of the study's 72 runs\*\*", f"**What this covers: {n} of the study's 72 runs**", s)
 def preset(r): return re.search(r"preset:([^,}]*)", r["label"]).group(1)
 cov = ", ".join(f"{p} {sum(preset(r) == p for r in runs)}/9" for p in order)
 rows = ["| architecture | runs finished | minutes per run: min / median / max |", "| --- | ---: | --- |"]
