@@ -1,7 +1,8 @@
-"""Regenerates the parts of comparison.md between <!-- name --> markers from this folder's ledger (or rounds.jsonl).
+"""Regenerates the parts of comparison.md between <!-- name --> markers from this folder's rounds.jsonl (or ledger).
 
 Run from the repository root: python3 results/bnn-layer-positioning-study/regenerate.py
-The tables and orderings are bench/error_table.ts's output; coverage and compute are counted from finished-runs.jsonl.
+The tables and orderings are bench/error_table.ts's output; coverage and compute are counted from finished-runs.jsonl
+(its last committed version once the study removes it) and meta.json's jobs.
 """
 
 import subprocess, re, sys
@@ -30,10 +31,7 @@ def ledger_lines():
     last = git("log", "-1", "--format=%H", "--", path).strip()  # the commit that removed it, or the last one to change it
     at = last if subprocess.run(["git", "cat-file", "-e", f"{last}:{path}"], stderr=subprocess.DEVNULL).returncode == 0 else f"{last}^"
     return git("show", f"{at}:{path}").splitlines()
-n = len([l for l in ledger_lines() if l.strip()])
-s = re.sub(r"\*\*What this covers: \d+ of the study's 72 runs\*\*", f"**What this covers: {n} of the study's 72 runs**", s)
 open(p, "w").write(s)
-print("runs", n)
 # coverage and compute, per preset, from the ledger
 import json, statistics
 order = ["BNN", "BNN-1", "BNN-2", "BNN-3", "BNN1", "BNN2", "BNN3", "CNN"]
@@ -44,9 +42,7 @@ if os.path.exists(f"{d}/meta.json"):
     for job in json.load(open(f"{d}/meta.json"))["jobs"]:
         runs[job["run"]] = {"label": job["run"], "wallSeconds": job["wallSeconds"]}
 runs = list(runs.values())
-n = len(runs)
-s = open(p).read()
-s = re.sub(r"\*\*What this covers: \d+ of the study's 72 runs\*\*", f"**What this covers: {n} of the study's 72 runs**", s)
+print("runs", len(runs))
 def preset(r): return re.search(r"preset:([^,}]*)", r["label"]).group(1)
 cov = ", ".join(f"{p} {sum(preset(r) == p for r in runs)}/9" for p in order)
 rows = ["| architecture | runs finished | minutes per run: min / median / max |", "| --- | ---: | --- |"]
